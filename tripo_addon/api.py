@@ -1,0 +1,49 @@
+"""Functions for scripts and the Python console.
+
+    from bl_ext.user_default.tripo3d import api      # installed extension
+    job = api.generate("//photo.png")                # starts, returns at once
+    job = api.wait(job.id)                           # blocks until imported or failed
+    print(job.state, job.objects, job.error)
+
+``generate(..., wait=True)`` does both. The same job logic runs whether
+Blender has a window (timers apply the results) or not (``wait`` applies
+them). In a window, waiting blocks the interface: use it in scripts, and
+the operator ``bpy.ops.tripo3d.generate`` from buttons.
+"""
+
+from __future__ import annotations
+
+from .core.jobs import Job
+
+
+def generate(source: str = "", *, texture: str = "", texture_alignment: str = "", orientation: str = "",
+             force: bool = False, wait: bool = False, timeout: float | None = None, context=None) -> Job:
+    """Start a job for ``source`` (image name, file path or URL; "" = the panel's choice).
+
+    Raises :class:`~.core.errors.TripoError` with a clear message when it cannot start.
+    """
+    import bpy
+
+    from .blender.job_manager import manager
+    from .blender.ui import start_generate
+
+    job, note = start_generate(context or bpy.context, source, {
+        "texture": texture, "texture_alignment": texture_alignment, "orientation": orientation,
+    }, force=force)
+    if note:
+        print(f"Tripo3D: {note}")
+    return manager.wait(job.id, timeout) if wait else manager.jobs.get(job.id, job)
+
+
+def wait(job_id: str, timeout: float | None = None) -> Job:
+    """Block until the job is imported or has failed; return it."""
+    from .blender.job_manager import manager
+
+    return manager.wait(job_id, timeout)
+
+
+def jobs() -> list[Job]:
+    """Every job this add-on knows of, oldest first."""
+    from .blender.job_manager import manager
+
+    return sorted(manager.jobs.values(), key=lambda j: j.created_at)

@@ -1,0 +1,1 @@
+"""The thin ``bpy`` layer: preferences, operators, panel, import, batch driver."""

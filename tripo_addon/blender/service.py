@@ -1,0 +1,159 @@
+"""What the UI, the console and the CLI share: the journal, the import step,
+and a blocking driver that takes one image all the way into the scene.
+
+The blocking driver runs the network steps on the calling thread; it is for
+background Blender, scripts and tests (where timers never fire), never for
+the UI, which runs the same :func:`~..core.runner.advance` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import bpy
+
+from ..core import errors as E
+from ..core.gateway import RetryPolicy
+from ..core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
+from ..core.journal import Journal
+from ..core.planning import Decision, plan
+from ..core.runner import advance
+from . import settings as settings_mod
+from .image_source import prepare_source
+from .importer import ImportOptions, import_glb
+from .paths import user_dir
+
+_journal: Journal | None = None
+
+
+def journal() -> Journal:
+    """The journal under Blender's user resources (``BLENDER_USER_RESOURCES`` moves it)."""
+    global _journal
+    directory = user_dir()
+    if _journal is None or _journal.directory != directory:
+        _journal = Journal(directory)
+    return _journal
+
+
+def model_name(job: Job) -> str:
+    return os.path.splitext(job.label)[0] or "Tripo3D model"
+
+
+def import_job(job: Job, options: ImportOptions | None = None, context=None) -> Job:
+    """Import a downloaded job's GLB into the current scene (main thread only)."""
+    jr = journal()
+    options = options or ImportOptions.from_dict(job.import_options)
+    job.state = State.IMPORTING
+    jr.save(job)
+    provenance = {
+        "request_id": job.request_id,
+        "source": job.source,
+        "model": "Tripo3D v2.5",
+        "texture": job.params.get("texture"),
+        "texture_alignment": job.params.get("texture_alignment"),
+        "orientation": job.params.get("orientation"),
+        "glb": job.glb_path,
+        "job": job.id,
+    }
+    try:
+        result = import_glb(job.glb_path or "", model_name(job), options, provenance, context=context)
+    except E.ImportFailed as exc:
+        job.fail(State.IMPORT_FAILED, exc)
+        jr.save(job)
+        return job
+    job.objects = result.objects
+    job.imported_at = time.time()
+    job.error = job.error_kind = None
+    job.state = State.IMPORTED
+    jr.save(job)
+    return job
+
+
+@dataclass
+class Outcome:
+    """What happened to one requested image, for reports and messages."""
+
+    image: str
+    job: Job | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.job is not None and self.job.state == State.IMPORTED
+
+    def to_report(self) -> dict:
+        job = self.job
+        status = "COMPLETED" if self.ok else (job.state.upper() if job else "REJECTED")
+        return {
+            "image": self.image,
+            "request_id": job.request_id if job else None,
+            "status": status,
+            "glb": job.glb_path if job else None,
+            "objects": list(job.objects) if self.ok and job else [],
+            "error": None if self.ok else (self.error or (job.error if job else None)),
+        }
+
+
+def generate_blocking(
+    source: str,
+    params: dict | None = None,
+    options: ImportOptions | None = None,
+    *,
+    force: bool = False,
+    origin: str = "script",
+    settings: settings_mod.Settings | None = None,
+    retry: RetryPolicy | None = None,
+    on_event: Callable[[Job, str], None] | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> Outcome:
+    """Take ``source`` from image to imported model, blocking until done.
+
+    Never raises for an expected failure: the outcome carries the message.
+    Resumes an earlier job for the same image and options instead of paying
+    again, unless ``force``.
+    """
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    options = options or ImportOptions()
+    settings = settings or settings_mod.current()
+    outcome = Outcome(image=source)
+    jr = journal()
+    try:
+        prepared, note = prepare_source(source)
+    except E.TripoError as exc:
+        outcome.error, outcome.error_kind = exc.message, exc.kind
+        return outcome
+    if note:
+        outcome.notes.append(note)
+        log(note)
+    p = plan(jr, prepared, params, force=force, origin=origin, blend_file=bpy.data.filepath)
+    job = outcome.job = p.job
+    job.import_options = options.__dict__.copy()
+    if p.note:
+        outcome.notes.append(p.note)
+        log(p.note)
+    if p.decision == Decision.UNCERTAIN:
+        outcome.error, outcome.error_kind = p.note, job.error_kind
+        return outcome
+    if p.decision in (Decision.SUBMIT, Decision.RESUME):
+        try:
+            settings_mod.ensure_online()
+            client = settings.client(retry=retry)
+        except E.TripoError as exc:
+            outcome.error, outcome.error_kind = exc.message, exc.kind
+            return outcome
+        try:
+            advance(job, client, jr, image_url=prepared.image_url, settings=settings.run_settings(),
+                    on_event=on_event)
+        finally:
+            client.close()
+    if job.state in READY_TO_IMPORT or p.decision == Decision.REIMPORT:
+        import_job(job, options)
+    if job.state != State.IMPORTED:
+        outcome.error = job.error or f"{job.label} ended as {job.state}."
+        outcome.error_kind = job.error_kind
+    return outcome

@@ -1,0 +1,157 @@
+"""Every failure a user can meet, each with one sentence saying what happened
+and what to do.
+
+The ``message`` of an error is what the panel, the console and the CLI show.
+It never contains the API key: errors are built from server text and our own
+words only, and :func:`scrub` removes the key if a server ever echoes it.
+"""
+
+from __future__ import annotations
+
+
+class TripoError(Exception):
+    """Base of all expected failures. ``kind`` is a stable machine name."""
+
+    kind = "error"
+    #: True when trying the same request again later may succeed.
+    retryable = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- configuration and input -------------------------------------------------
+
+class NoApiKey(TripoError):
+    kind = "no_key"
+
+
+class OnlineAccessDisabled(TripoError):
+    kind = "offline_mode"
+
+
+class InsecureUrl(TripoError):
+    kind = "insecure_url"
+
+
+class BadImage(TripoError):
+    kind = "bad_image"
+
+
+# --- answers of the gateway ----------------------------------------------------
+
+class BadRequest(TripoError):
+    kind = "bad_request"
+
+
+class AuthError(TripoError):
+    kind = "auth"
+
+
+class Forbidden(TripoError):
+    kind = "forbidden"
+
+
+class InsufficientBalance(TripoError):
+    kind = "no_balance"
+
+
+class RateLimited(TripoError):
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(TripoError):
+    kind = "server_error"
+    retryable = True
+
+    def __init__(self, message: str, status_code: int = 500, retry_after: float | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class NotFound(TripoError):
+    kind = "not_found"
+
+
+class BadResponse(TripoError):
+    """The gateway answered something that is not the documented JSON."""
+
+    kind = "bad_response"
+    retryable = True
+
+
+class NetworkError(TripoError):
+    kind = "network"
+    retryable = True
+
+    def __init__(self, message: str, reached_server: bool = True):
+        super().__init__(message)
+        #: False only when the request surely never left this machine
+        #: (connection refused, name not resolved, connect timeout).
+        self.reached_server = reached_server
+
+
+class SubmitUncertain(TripoError):
+    """The submit may have reached the queue, but no answer came back."""
+
+    kind = "submit_uncertain"
+
+
+# --- job outcomes --------------------------------------------------------------
+
+class JobFailed(TripoError):
+    kind = "failed"
+
+
+class JobErrored(TripoError):
+    kind = "error_not_charged"
+
+
+class NoOutput(TripoError):
+    kind = "no_output"
+
+
+class NotAGlb(TripoError):
+    kind = "not_glb"
+
+
+class TooLarge(TripoError):
+    kind = "too_large"
+
+
+class DownloadError(TripoError):
+    kind = "download"
+    retryable = True
+
+
+class ImportFailed(TripoError):
+    kind = "import_failed"
+
+
+class Stopped(TripoError):
+    """The user stopped tracking the job (or Blender is quitting)."""
+
+    kind = "stopped"
+
+
+class RetriesExhausted(TripoError):
+    """Temporary faults outlasted the retry budget; the job can be resumed."""
+
+    kind = "retries_exhausted"
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """Remove ``secret`` from ``text`` (for server text we pass on to users)."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text

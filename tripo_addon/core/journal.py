@@ -1,0 +1,98 @@
+"""Jobs on disk, one JSON file each, so no paid job is ever lost.
+
+Every write goes to a temporary file that is flushed, fsynced and renamed
+over the old one, so a crash leaves either the old record or the new one,
+never half of each. The journal holds no API key: :class:`~.jobs.Job` has
+no field for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+
+from .jobs import Job
+
+
+class Journal:
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.jobs_dir = os.path.join(directory, "jobs")
+        self.downloads_dir = os.path.join(directory, "downloads")
+        os.makedirs(self.jobs_dir, exist_ok=True)
+        os.makedirs(self.downloads_dir, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def _path(self, job_id: str) -> str:
+        safe = "".join(c for c in job_id if c.isalnum())
+        return os.path.join(self.jobs_dir, f"{safe}.json")
+
+    def save(self, job: Job) -> None:
+        job.updated_at = time.time()
+        data = json.dumps(job.to_dict(), indent=1, sort_keys=True).encode("utf-8")
+        with self._lock:
+            fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".tmp", dir=self.jobs_dir)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._path(job.id))
+            except BaseException:
+                try:
+                    os.remove(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+            _fsync_dir(self.jobs_dir)
+
+    def load(self, job_id: str) -> Job | None:
+        try:
+            with open(self._path(job_id), encoding="utf-8") as f:
+                return Job.from_dict(json.load(f))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def all(self) -> list[Job]:
+        jobs = []
+        for name in os.listdir(self.jobs_dir):
+            if name.endswith(".json") and not name.startswith("."):
+                job = self.load(name[:-5])
+                if job is not None:
+                    jobs.append(job)
+        jobs.sort(key=lambda j: j.created_at)
+        return jobs
+
+    def find_by_key(self, key: str) -> Job | None:
+        """The newest job for these image bytes and options, if any."""
+        matches = [j for j in self.all() if j.key == key]
+        return matches[-1] if matches else None
+
+    def remove(self, job_id: str) -> None:
+        with self._lock:
+            try:
+                os.remove(self._path(job_id))
+            except FileNotFoundError:
+                pass
+
+    def download_path(self, job: Job, directory: str = "") -> str:
+        """Where a job's GLB goes: our own name, never one from the server."""
+        stem = os.path.splitext(job.label)[0]
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:40] or "model"
+        directory = directory or self.downloads_dir
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, f"{stem}-{job.id[:8]}.glb")
+
+
+def _fsync_dir(path: str) -> None:
+    # Make the rename itself durable (POSIX); not possible on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,83 @@
+"""Decide what a request for (image, options) needs, so nothing is paid twice.
+
+The same image bytes (or URL) with the same options map to one job in the
+journal. Asking again resumes that job, or re-imports its GLB from disk,
+instead of submitting; only ``force`` pays for a new one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .images import PreparedImage
+from .jobs import READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
+from .journal import Journal
+from .runner import mark_submit_unknown
+
+
+class Decision:
+    SUBMIT = "submit"  # a new, paid job
+    RESUME = "resume"  # an earlier job still owes us a result or a download
+    REIMPORT = "reimport"  # the GLB is on disk already: import it, no network
+    UNCERTAIN = "uncertain"  # an earlier submit may have been charged: ask the user
+    BUSY = "busy"  # the same job is being worked on right now
+
+
+@dataclass
+class Plan:
+    job: Job
+    decision: str
+    note: str = ""
+
+
+def plan(
+    journal: Journal,
+    prepared: PreparedImage,
+    params: dict,
+    *,
+    force: bool = False,
+    origin: str = "script",
+    blend_file: str = "",
+    active_ids: set[str] | frozenset[str] = frozenset(),
+) -> Plan:
+    """Find or create the job for ``prepared`` with ``params`` and say what it needs.
+
+    ``active_ids`` are jobs being worked on in this process right now.
+    """
+    key = idempotency_key(prepared.content_hash, params)
+    existing = None if force else journal.find_by_key(key)
+    if existing is not None:
+        job = existing
+        if job.id in active_ids:
+            return Plan(job, Decision.BUSY, f"{job.label} is already being generated with these options.")
+        if job.state == State.SUBMITTING:
+            mark_submit_unknown(job)
+            journal.save(job)
+        if job.state == State.SUBMIT_UNKNOWN:
+            return Plan(job, Decision.UNCERTAIN, (job.error or "").rstrip(".")
+                        + ". To pay for a new job anyway, use force.")
+        if job.glb_path and os.path.exists(job.glb_path) and (
+            job.state in READY_TO_IMPORT or job.state in (State.IMPORTED, State.IMPORT_FAILED)
+        ):
+            return Plan(job, Decision.REIMPORT, f"{job.label} was generated before; using its downloaded model.")
+        if job.request_id and (
+            job.state in REMOTE_ACTIVE
+            or job.state in (State.STOPPED, State.DOWNLOAD_FAILED, State.IMPORTED, State.IMPORT_FAILED)
+            or job.state in READY_TO_IMPORT
+        ):
+            # Paid for already: wait for it, or fetch its output again.
+            if job.media_urls and job.state not in (State.QUEUED, State.PROCESSING):
+                job.state = State.COMPLETED
+            elif not job.media_urls:
+                job.state = State.INTERRUPTED if job.state not in (State.QUEUED, State.PROCESSING) else job.state
+            job.error = job.error_kind = None
+            journal.save(job)
+            return Plan(job, Decision.RESUME, f"Resuming {job.label} (request {job.request_id}) without a new submit.")
+        if job.state == State.NEW:
+            return Plan(job, Decision.SUBMIT)
+        # Rejected, failed or errored before: no model came of it, so try again.
+    job = Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash,
+              origin=origin, blend_file=blend_file)
+    journal.save(job)  # the job exists on disk before any request leaves
+    return Plan(job, Decision.SUBMIT)

@@ -1,0 +1,204 @@
+"""Move a job forward over the network: submit, poll, download.
+
+:func:`advance` is the single piece of job logic. The Blender UI runs it in a
+worker thread and imports when it returns; the CLI and scripts call it
+directly (Blender's timers do not fire in background mode). It never touches
+``bpy``, and it stores the job in the journal at every change of state, the
+request id first of all.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import errors as E
+from .gateway import GatewayClient
+from .jobs import SERVER_TO_STATE, Job, State
+from .journal import Journal
+
+EventSink = Callable[[Job, str], None]
+
+
+@dataclass
+class RunSettings:
+    #: Seconds between status checks of one job (the gateway suggests 5-10;
+    #: 2 keeps the wait short at one request per 2 s).
+    poll_interval: float = 2.0
+    #: Seconds one call waits for a queued or processing job before pausing it.
+    max_wait: float = 3600.0
+    #: Folder for downloaded models ("" = the journal's own downloads folder).
+    downloads_dir: str = ""
+
+
+def mark_submit_unknown(job: Job) -> None:
+    """A job found in ``submitting`` was cut off mid-submit: say so, never resend."""
+    job.state = State.SUBMIT_UNKNOWN
+    job.error = (
+        f"The submit of {job.label} was interrupted before the gateway answered; it may have been "
+        "submitted and charged. Check your Pixazo dashboard, and submit again only if it is not there."
+    )
+    job.error_kind = E.SubmitUncertain.kind
+
+
+def advance(
+    job: Job,
+    client: GatewayClient,
+    journal: Journal,
+    *,
+    image_url: str | None = None,
+    settings: RunSettings | None = None,
+    on_event: EventSink | None = None,
+) -> Job:
+    """Take ``job`` as far as the network can: to ``downloaded`` or a final state.
+
+    Returns early, with the state unchanged, when the client's stop event is
+    set; the journal then holds everything needed to resume.
+    """
+    settings = settings or RunSettings()
+
+    def changed(state: str | None = None, event: str = "state") -> None:
+        if state is not None:
+            job.state = state
+        if event != "progress":  # byte counts are not worth an fsync
+            journal.save(job)
+        if on_event:
+            on_event(job, event)
+
+    try:
+        if job.state == State.SUBMITTING:
+            mark_submit_unknown(job)
+            changed()
+            return job
+        if job.state == State.NEW:
+            if not image_url:
+                raise ValueError("a new job needs its image_url")
+            job.error = job.error_kind = None
+            changed(State.SUBMITTING)
+            try:
+                result = client.submit(image_url, job.params)
+            except E.SubmitUncertain as exc:
+                job.fail(State.SUBMIT_UNKNOWN, exc)
+                changed()
+                return job
+            except E.Stopped:
+                # Stopped while waiting to retry a submit that never reached the queue.
+                job.state = State.NEW
+                changed()
+                return job
+            except E.TripoError as exc:
+                job.fail(State.REJECTED, exc)
+                changed()
+                return job
+            job.request_id = result.request_id
+            job.polling_url = result.polling_url
+            job.server_status = result.status
+            job.submitted_at = time.time()
+            # The paid job's id goes to disk before anything else happens.
+            changed(SERVER_TO_STATE.get(result.status, State.QUEUED))
+            client._wait(settings.poll_interval)
+
+        if job.state in (State.QUEUED, State.PROCESSING) or (job.state == State.INTERRUPTED and not job.media_urls):
+            _poll_until_done(job, client, settings, changed)
+            if job.state != State.COMPLETED:
+                return job
+
+        if job.state in (State.COMPLETED, State.DOWNLOADING) or (job.state == State.INTERRUPTED and job.media_urls):
+            _download(job, client, journal, settings, changed)
+    except E.Stopped:
+        pass
+    return job
+
+
+def _poll_until_done(job: Job, client: GatewayClient, settings: RunSettings, changed) -> None:
+    assert job.request_id
+    started = time.monotonic()
+    while True:
+        try:
+            status = client.status(job.request_id, job.polling_url)
+        except E.RetriesExhausted as exc:
+            job.fail(State.INTERRUPTED, exc)
+            changed()
+            return
+        except E.NotFound:
+            job.fail(State.INTERRUPTED, E.NotFound(
+                f"The gateway does not know the job {job.request_id}; it may have expired. "
+                "Check your Pixazo dashboard."
+            ))
+            changed()
+            return
+        except E.TripoError as exc:  # 401/403 etc.: the key changed mid-job
+            job.fail(State.INTERRUPTED, exc)
+            changed()
+            return
+        if status.status != job.server_status:
+            job.server_status = status.status
+            changed(event="status")
+        if status.status == "COMPLETED":
+            job.media_urls = list(status.media_urls)
+            job.media_type = status.media_type
+            job.completed_seen_at = time.time()
+            job.error = job.error_kind = None
+            changed(State.COMPLETED)
+            return
+        if status.status == "FAILED":
+            reason = f": {status.error}" if status.error else ""
+            job.fail(State.FAILED, E.JobFailed(
+                f"Tripo3D could not make a model from {job.label}{reason}. "
+                "Try a clear image of a single object on a plain background."
+            ))
+            changed()
+            return
+        if status.status == "ERROR":
+            reason = f" ({status.error})" if status.error else ""
+            job.fail(State.ERROR, E.JobErrored(
+                f"The gateway had a system error on {job.label}{reason}; this job was not charged, "
+                "so you can simply try again."
+            ))
+            changed()
+            return
+        # QUEUED, PROCESSING, or a status the contract does not list: keep waiting.
+        new_state = State.PROCESSING if status.status == "PROCESSING" else State.QUEUED
+        if job.state != new_state:
+            job.error = job.error_kind = None
+            changed(new_state)
+        if time.monotonic() - started > settings.max_wait:
+            job.fail(State.INTERRUPTED, E.RetriesExhausted(
+                f"{job.label} is still {status.status.lower()} after {settings.max_wait / 60:.0f} minutes; "
+                "it is saved and will be checked again when you resume."
+            ))
+            changed()
+            return
+        client._wait(settings.poll_interval)
+
+
+def _download(job: Job, client: GatewayClient, journal: Journal, settings: RunSettings, changed) -> None:
+    changed(State.DOWNLOADING)
+    last = [0.0]
+
+    def progress(received: int, total: int | None) -> None:
+        job.download_bytes, job.download_total = received, total
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            changed(event="progress")
+
+    try:
+        path = client.download(job.media_urls, journal.download_path(job, settings.downloads_dir),
+                               media_type=job.media_type,
+                               progress=progress)
+    except (E.NoOutput, E.NotAGlb, E.TooLarge, E.InsecureUrl, E.NotFound, E.BadRequest) as exc:
+        job.fail(State.DOWNLOAD_FAILED, exc)
+        changed()
+        return
+    except E.Stopped:
+        raise
+    except E.TripoError as exc:
+        job.fail(State.INTERRUPTED, exc)
+        changed()
+        return
+    job.glb_path = path
+    job.downloaded_at = time.time()
+    job.error = job.error_kind = None
+    changed(State.DOWNLOADED)
