@@ -44,7 +44,6 @@ import random
 import re
 import signal
 import socket
-import socketserver
 import struct
 import sys
 import threading
@@ -53,7 +52,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from glb_from_image import decode_image, glb_from_image  # noqa: E402
@@ -127,6 +126,11 @@ def _is_loopback_host(host: Optional[str]) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# Never route loopback traffic (image fetches, webhooks) through an HTTP proxy
+# configured in the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _iso_z(t: float) -> str:
@@ -287,6 +291,10 @@ class _Abort(Exception):
     """Raised to end a request without answering (socket just closes)."""
 
 
+class _BodyError(Exception):
+    """The request body is too large or its chunked framing is broken."""
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 120            # idle keep-alive connections are closed after this
@@ -307,18 +315,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             out = bytearray()
             while True:
                 line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise _BodyError("malformed chunked body") from None
                 if size == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
                     return bytes(out)
                 if len(out) + size > MAX_BODY:
-                    raise ValueError("body too large")
+                    raise _BodyError("request body too large")
                 out += self.rfile.read(size)
                 self.rfile.readline(16)
-        n = int(self.headers.get("Content-Length") or 0)
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _BodyError("bad Content-Length") from None
         if n > MAX_BODY:
-            raise ValueError("body too large")
+            raise _BodyError("request body too large")
         return self.rfile.read(n) if n > 0 else b""
 
     def _send(self, code: int, body: bytes = b"", ctype: str = "application/json",
@@ -405,6 +419,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._json(404, {"statusCode": 404, "message": "Resource not found"})
         except _Abort:
             self._drop()
+        except _BodyError as exc:
+            self.close_connection = True
+            self._json(413 if "large" in str(exc) else 400, {"error": "Bad Request", "message": str(exc)})
         except (ConnectionError, socket.timeout, TimeoutError):
             self.close_connection = True
 
@@ -445,10 +462,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _submit(self) -> None:
         sim = self.sim
         sim._count("submit_attempts")
-        try:
-            raw = self._read_body()
-        except ValueError:
-            return self._json(413, {"error": "Payload Too Large", "message": "Request body too large."})
+        raw = self._read_body()
         self._latency()
         fault = sim._next_fault("submit")
         if fault in ("429", "500", "502", "503", "drop_before_queue"):
@@ -644,7 +658,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             rate = float(sim.config.download_rate)
             chunk = 64 * 1024 if rate <= 0 else max(1024, min(64 * 1024, int(rate / 20)))
             n = min(chunk, limit - sent)
-            self.wfile.write(read(start + sent, n))
+            last = fault != "truncate" and sent + n == limit
+            if last:
+                # Count before the final write: once a client holds the whole
+                # body, stats() already shows the completed download.
+                sim._count("downloads_completed")
+            try:
+                self.wfile.write(read(start + sent, n))
+            except BaseException:
+                if last:
+                    sim._count("downloads_completed", -1)
+                raise
             sent += n
             if rate > 0:
                 ahead = sent / rate - (time.monotonic() - t0)
@@ -652,8 +676,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     raise _Abort()
         if fault == "truncate":
             self._drop()
-            return
-        sim._count("downloads_completed")
+        elif limit == 0:
+            sim._count("downloads_completed")
 
     # assets -------------------------------------------------------------
     def _asset(self, name: str) -> None:
@@ -891,7 +915,7 @@ class GatewaySimulator:
             # The real gateway would fetch it; the simulator never leaves the machine.
             raise ValueError(f"could not fetch {u.hostname} (the simulator only fetches loopback URLs)")
         try:
-            with urllib.request.urlopen(url, timeout=10) as resp:
+            with _OPENER.open(url, timeout=10) as resp:
                 data = resp.read(MAX_IMAGE + 1)
         except Exception as exc:
             raise ValueError(f"download failed: {exc}") from None
@@ -971,7 +995,7 @@ class GatewaySimulator:
                                               "User-Agent": "PixazoGatewaySim-Webhook/1.0"})
         event = {"status": payload["status"], "time": time.time(), "http_status": None, "error": None}
         try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
+            with _OPENER.open(req, timeout=5) as resp:
                 resp.read()
                 event["http_status"] = resp.status
         except urllib.error.HTTPError as exc:

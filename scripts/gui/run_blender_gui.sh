@@ -3,7 +3,10 @@
 # built by scripts/gui/setup_blender_chroot.sh) under Xvfb.
 #
 # Usage:
-#   scripts/gui/run_blender_gui.sh [OPTIONS] [--] SCRIPT.py [SCRIPT_ARGS...]
+#   scripts/gui/run_blender_gui.sh [OPTIONS] [--] SCRIPT.py [--] [SCRIPT_ARGS...]
+#
+# SCRIPT_ARGS reach the script after Blender's own "--" (sys.argv); read them
+# with blender_gui_lib.script_args().
 #
 # Options:
 #   --root ROOT         chroot (default <repo>/.cache/trixie)
@@ -18,17 +21,24 @@
 #                       e.g. --blender-arg --online-mode
 #   --screen WxHxD      Xvfb screen (default 1600x900x24)
 #
+# TRIPO_GUI_KEEP_TMP=1 keeps the per-run temp dir (Blender user dir, quit.blend)
+# under ROOT/tmp for debugging.
+#
 # The repo is bind-mounted read-write at its own absolute path, so every path
 # under it is identical inside and outside. The script's own directory is bound
 # too if it is outside the repo. Inside the chroot this runs
 #   xvfb-run -a -s '-screen 0 WxHxD' blender --factory-startup \
-#       --python-exit-code 1 [ARGS] --python SCRIPT.py -- SCRIPT_ARGS
-# in a clean environment: PATH, LANG, TERM, HOME and BLENDER_USER_RESOURCES
-# (both under one fresh temp dir per run, deleted afterwards), TRIPO_GUI_REPO,
+#       -noaudio --python-exit-code 1 [ARGS] --python SCRIPT.py -- SCRIPT_ARGS
+# in a clean environment: PATH, LANG, TERM, PYTHONUNBUFFERED, HOME, TMPDIR and
+# BLENDER_USER_RESOURCES (all three under one fresh temp dir per run, deleted
+# afterwards), TRIPO_GUI_REPO (the repo path), TRIPO_GUI_RESULTS (--results),
 # and every host variable named PIXAZO_*, TRIPO_* and --env NAME.
 #
 # All mounts are made in a private mount namespace (unshare -m) and undone by
-# an EXIT trap: they are never visible on the host and cannot outlive the run.
+# an EXIT trap: they are never visible on the host, and vanish with the last
+# process of the run even if this script is SIGKILLed (Blender then still
+# ends by --timeout). Concurrent runs on one chroot are fine (Xvfb picks a
+# free display; mount point directories are only removed by the last run).
 # Exit status: Blender's (= the script's; an uncaught error while the script
 # loads gives 1), 124 on timeout, 130 on Ctrl-C/SIGTERM, 2 on usage errors,
 # 3 if the chroot is missing.
@@ -68,6 +78,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 SCRIPT="$1"; shift
+# Accept both "SCRIPT.py ARGS" and "SCRIPT.py -- ARGS".
+[ "${1:-}" = "--" ] && shift
 SCRIPT_ARGS=("$@")
 
 if [ "$(id -u)" != 0 ]; then log "must run as root (chroot, mount)"; exit 2; fi
@@ -94,6 +106,7 @@ T_START="$(now)"
 MOUNTED=()      # mount points we made, in order (we unmount only these)
 CREATED=()      # directories we created in the chroot for mount points
 RUN_TMP=""      # per-run temp dir (host path, inside ROOT/tmp)
+LOCKED=0        # 1 while we hold the shared run lock (fd 9)
 
 under() {  # under PATH DIR: is PATH equal to or below DIR?
     case "$1/" in "$2"/*) return 0 ;; esac
@@ -123,7 +136,11 @@ cleanup() {
             || log "WARNING: could not unmount ${MOUNTED[$i]}"
     done
     MOUNTED=()
-    # Remove the (now empty) mount point directories we created, leaf first.
+    # Remove the (now empty) mount point directories we created, leaf first,
+    # but only if no other run uses this chroot: removing a directory that is
+    # a mount point in another run's namespace would silently detach that
+    # run's mount. (Shared lock while running; exclusive = we are alone.)
+    [ "$LOCKED" = 1 ] && flock -x -n 9 || CREATED=()
     for ((i=${#CREATED[@]}-1; i>=0; i--)); do
         entry="${CREATED[$i]}"; top="${entry%%|*}"; leaf="${entry#*|}"
         while :; do
@@ -133,12 +150,19 @@ cleanup() {
         done
     done
     CREATED=()
-    if [ -n "$RUN_TMP" ] && [ -d "$RUN_TMP" ]; then
+    if [ -n "${TRIPO_GUI_KEEP_TMP:-}" ] && [ -n "$RUN_TMP" ]; then
+        log "kept $RUN_TMP (TRIPO_GUI_KEEP_TMP)"
+    elif [ -n "$RUN_TMP" ] && [ -d "$RUN_TMP" ]; then
         # Only if nothing is mounted below it any more.
         grep -q " $RUN_TMP/" /proc/self/mountinfo || rm -rf --one-file-system "$RUN_TMP"
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Every run holds a shared lock on the chroot for its whole life (inherited by
+# Blender, so even an orphaned Blender keeps it).
+if exec 9>>"$ROOT/.tripo-gui-run.lock" && flock -s -w 60 9; then LOCKED=1; fi
 
 bind /proc "$ROOT/proc"
 bind /dev "$ROOT/dev" recursive      # with /dev/shm (multiprocessing) and /dev/pts
@@ -171,14 +195,14 @@ mkdir -p "$ROOT/tmp"
 chmod 1777 "$ROOT/tmp"
 RUN_TMP="$(mktemp -d "$ROOT/tmp/tripo-gui.XXXXXXXX")"
 IN_TMP="${RUN_TMP#"$ROOT"}"
-mkdir -p "$RUN_TMP/home" "$RUN_TMP/blender"
+mkdir -p "$RUN_TMP/home" "$RUN_TMP/blender" "$RUN_TMP/tmp"
 
 ENV_ARGS=(
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     LANG=C.UTF-8
     TERM="${TERM:-dumb}"
     HOME="$IN_TMP/home"
-    TMPDIR=/tmp
+    TMPDIR="$IN_TMP/tmp"
     BLENDER_USER_RESOURCES="$IN_TMP/blender"
     PYTHONUNBUFFERED=1
     TRIPO_GUI_REPO="$REPO"
@@ -197,21 +221,23 @@ done
 log "root $ROOT; mounts: ${MOUNTED[*]#"$ROOT"}; user resources $IN_TMP/blender"
 
 # -------------------------------------------------------------------- run ---
-# timeout(1) puts itself in a new process group and, on expiry or on a TERM we
-# forward, signals the whole group (xvfb-run, Xvfb, blender).
-timeout --kill-after=15 "$TIMEOUT" \
-    chroot "$ROOT" env -i "${ENV_ARGS[@]}" \
-    xvfb-run -a -s "-screen 0 $SCREEN -nolisten tcp" \
-    blender --factory-startup --python-exit-code 1 \
-        "${BLENDER_ARGS[@]+"${BLENDER_ARGS[@]}"}" \
-        --python "$SCRIPT" -- "${SCRIPT_ARGS[@]+"${SCRIPT_ARGS[@]}"}" &
-CHILD=$!
+CHILD=""
 INTERRUPTED=""
 on_signal() {
     INTERRUPTED=130
     log "signal received: stopping Blender"
-    kill -TERM "$CHILD" 2>/dev/null || true
+    [ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null || true
 }
+trap on_signal INT TERM HUP
+# timeout(1) puts itself in a new process group and, on expiry or on a TERM we
+# forward, signals the whole group (xvfb-run, Xvfb, blender).
+timeout --kill-after=15 "$TIMEOUT" \
+    chroot "$ROOT" env -i "${ENV_ARGS[@]}" \
+    xvfb-run -a -s "-screen 0 $SCREEN" \
+    blender --factory-startup -noaudio --python-exit-code 1 \
+        "${BLENDER_ARGS[@]+"${BLENDER_ARGS[@]}"}" \
+        --python "$SCRIPT" -- "${SCRIPT_ARGS[@]+"${SCRIPT_ARGS[@]}"}" &
+CHILD=$!
 trap on_signal INT TERM HUP
 
 rc=0

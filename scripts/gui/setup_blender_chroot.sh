@@ -75,9 +75,15 @@ blender_works() {  # exit 0 if ROOT has a running blender
     ' _ "$ROOT" 2>/dev/null | grep -q '^Blender [0-9]'
 }
 
+fix_chroot() {
+    # Blender's file browser reads /etc/mtab, which minbase does not create.
+    [ -e "$ROOT/etc/mtab" ] || [ -L "$ROOT/etc/mtab" ] || ln -s ../proc/self/mounts "$ROOT/etc/mtab"
+}
+
 # Re-exec inside a private mount namespace (after the cheap "already done" check).
 if [ -z "${_TRIPO_SETUP_IN_NS:-}" ]; then
     if blender_works; then
+        fix_chroot
         log "blender already works in $ROOT: nothing to do ($(elapsed "$T_START") s)"
         exit 0
     fi
@@ -157,12 +163,13 @@ t="$(now)"
 log "apt-get install in chroot: $PACKAGES"
 # shellcheck disable=SC2086
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-    chroot "$ROOT" bash -c "set -e; apt-get update -qq; \
+    chroot "$ROOT" bash -c "set -e; dpkg --configure -a >/dev/null 2>&1 || true; apt-get update -qq; \
         apt-get install -y -qq --no-install-recommends $PACKAGES >/var/log/tripo-apt-install.log 2>&1 \
         || { tail -n 30 /var/log/tripo-apt-install.log; exit 1; }; apt-get clean"
 log "packages installed ($(elapsed "$t") s)"
 
 unmount_all
+fix_chroot
 
 if ! blender_works; then
     log "blender does not run in $ROOT after installation"

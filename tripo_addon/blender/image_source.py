@@ -50,10 +50,12 @@ def _reencode_file(path: str) -> tuple[PreparedImage, str]:
     try:
         image = bpy.data.images.load(path, check_existing=False)
     except RuntimeError:
-        raise BadImage(f"{name} is not an image Blender can read; use a PNG, JPEG or WebP file.") from None
+        raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
+                       "convert it to PNG or JPEG and try again.") from None
     try:
-        if not image.has_data or image.size[0] == 0:
-            raise BadImage(f"{name} is not an image Blender can read; use a PNG, JPEG or WebP file.")
+        if image.size[0] == 0 or image.size[1] == 0:  # reading .size loads the pixels
+            raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
+                       "convert it to PNG or JPEG and try again.")
         data, note = _encode_png(image, name)
     finally:
         bpy.data.images.remove(image)

@@ -70,6 +70,15 @@ def _find_layer_collection(layer_coll, collection):
     return None
 
 
+def _importer_reason(exc: Exception) -> str:
+    """The importer's own words, without the traceback it sometimes carries."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if any("Traceback" in ln for ln in lines):
+        lines = lines[-1:]  # e.g. "KeyError: 7": the file's structure is broken
+    text = " ".join(" ".join(lines).replace("Error:", "").split())
+    return (text[:160] + "...") if len(text) > 160 else (text or "unknown error")
+
+
 def _world_bounds(objects) -> tuple[Vector, Vector] | None:
     lo = Vector((float("inf"),) * 3)
     hi = Vector((float("-inf"),) * 3)
@@ -126,7 +135,7 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         try:
             result = bpy.ops.import_scene.gltf(filepath=path)
         except RuntimeError as exc:
-            reason = " ".join(str(exc).replace("Error:", "").split())[:200]
+            reason = _importer_reason(exc)
             raise ImportFailed(
                 f"Blender's glTF importer rejected the model for {name} ({reason}); the scene was not changed."
             ) from None

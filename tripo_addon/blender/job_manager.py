@@ -42,6 +42,9 @@ class JobManager:
         self.stop_requested: set[str] = set()
         self.listeners: list[Callable[[Job, str], None]] = []
         self.messages: deque = deque(maxlen=20)  # (time, level, text) shown in the panel
+        #: Jobs picked up from an earlier session whose file was never saved: their
+        #: models are offered in the job list rather than dropped into any open scene.
+        self.offer_only: set[str] = set()
 
     # -- starting and stopping ----------------------------------------------------
 
@@ -168,11 +171,17 @@ class JobManager:
                 journal().save(next_job)
                 self.report("ERROR", f"{next_job.label}: {exc.message}")
 
-    def import_now(self, job: Job) -> Job:
-        """Import a downloaded job into the open file, or leave it on offer."""
-        if job.blend_file and job.blend_file != bpy.data.filepath:
+    def import_now(self, job: Job, *, asked: bool = False) -> Job:
+        """Import a downloaded job into the open file, or leave it on offer.
+
+        ``asked``: the user asked for this import; otherwise the model only goes
+        into the file that started the job.
+        """
+        elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
+        if not asked and elsewhere:
             self.report("INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job
+        self.offer_only.discard(job.id)
         with _window_context():
             job = import_job(job)
         self.jobs[job.id] = job
@@ -213,6 +222,8 @@ class JobManager:
                 job.error = "Blender closed before this job was sent; nothing was charged."
                 journal().save(job)
             elif job.state in REMOTE_ACTIVE and job.request_id and online and have_key:
+                if not job.blend_file:
+                    self.offer_only.add(job.id)
                 self.start(job)
             elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
                 self.import_now(job)

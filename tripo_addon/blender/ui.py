@@ -186,6 +186,8 @@ def start_generate(context, source: str = "", params: dict | None = None, *, for
              active_ids=manager.active_ids())
     job = p.job
     job.import_options = options.__dict__.copy()
+    job.blend_file = bpy.data.filepath  # asked for here, so it lands here
+    manager.offer_only.discard(job.id)
     notes = [n for n in (note, p.note) if n]
     if p.decision in (Decision.BUSY, Decision.UNCERTAIN):
         extra = " Shift+click Generate to pay for another one." if p.decision == Decision.BUSY else ""
@@ -193,8 +195,7 @@ def start_generate(context, source: str = "", params: dict | None = None, *, for
     journal().save(job)
     manager.jobs[job.id] = job
     if p.decision == Decision.REIMPORT:
-        job.blend_file = bpy.data.filepath
-        manager.import_now(job)
+        manager.import_now(job, asked=True)
         notes.append("No new charge; Shift+click Generate to make a new model.")
     else:
         manager.start(job, prepared.image_url if p.decision == Decision.SUBMIT else None)
@@ -231,8 +232,7 @@ class TRIPO3D_OT_import_job(_JobOperator, bpy.types.Operator):
         if job is None or not job.glb_path or not os.path.exists(job.glb_path):
             self.report({"ERROR"}, "This job has no downloaded model on disk; generate it again to fetch it.")
             return {"CANCELLED"}
-        job.blend_file = bpy.data.filepath
-        job = manager.import_now(job)
+        job = manager.import_now(job, asked=True)
         return {"FINISHED"} if job.state == State.IMPORTED else {"CANCELLED"}
 
 
@@ -545,6 +545,12 @@ CLASSES = (
 _cli_handle = None
 
 
+def _tick() -> float:
+    # One function object for the timer: a bound method is a new object at
+    # every access, so bpy.app.timers could never find it again to unregister.
+    return manager.tick()
+
+
 @persistent
 def _on_load_post(_dummy=None) -> None:
     # A newly opened file may be the one that started a finished job.
@@ -565,8 +571,8 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.tripo3d = PointerProperty(type=TRIPO3D_PG_settings)
     _previews = bpy.utils.previews.new()
-    if not bpy.app.timers.is_registered(manager.tick):
-        bpy.app.timers.register(manager.tick, first_interval=0.1, persistent=True)
+    if not bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.register(_tick, first_interval=0.1, persistent=True)
     bpy.app.handlers.load_post.append(_on_load_post)
     if hasattr(bpy.utils, "register_cli_command"):
         _cli_handle = bpy.utils.register_cli_command("tripo3d", _cli_command)
@@ -584,8 +590,8 @@ def unregister() -> None:
         _cli_handle = None
     if _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
-    if bpy.app.timers.is_registered(manager.tick):
-        bpy.app.timers.unregister(manager.tick)
+    if bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.unregister(_tick)
     if _previews is not None:
         bpy.utils.previews.remove(_previews)
         _previews = None

@@ -41,7 +41,11 @@ TERMINAL = ("COMPLETED", "FAILED", "ERROR")
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 MAX_REDIRECTS = 5
-CHUNK = 256 * 1024
+#: Bytes per read of a download. Kept small on purpose: when a transfer breaks,
+#: urllib3 2.x drops the bytes of the read in progress, so a large read size
+#: loses that much (a whole small model) and defeats the Range resume; it is
+#: also how long a stop request may wait on a slow link.
+CHUNK = 16 * 1024
 
 T = TypeVar("T")
 
@@ -147,7 +151,10 @@ class GatewayClient:
         self.stop = stop or threading.Event()
         self.session = requests.Session()
         # The environment's proxy settings still apply; .netrc credentials must not.
+        # (trust_env alone would also add a ~/.netrc login as an Authorization
+        # header; requests skips that lookup when the session has its own auth.)
         self.session.trust_env = True
+        self.session.auth = _NoAuth()
         self.session.headers["User-Agent"] = user_agent
         #: Counts of what this client did, for logs and tests.
         self.counters = {"submits_sent": 0, "status_requests": 0, "retries": 0, "download_requests": 0}
@@ -226,7 +233,7 @@ class GatewayClient:
                 "Pixazo subscription includes Tripo3D v2.5."
             )
         if code == 404:
-            raise E.NotFound(f"The gateway does not know this {during} (HTTP 404){said}.")
+            raise E.NotFound(f"Nothing was found (HTTP 404) while {during}{said}.")
         if code == 429:
             raise E.RateLimited(
                 "The gateway is limiting requests (HTTP 429); wait a minute and try again.",
@@ -483,6 +490,13 @@ class GatewayClient:
             # The header promises more bytes than came: a truncated transfer.
             raise E.DownloadError(f"The downloaded model {problem}; resuming.")
         raise E.NotAGlb(f"{shorten(url)}: {problem}")
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """Adds nothing: it only stops requests from looking up ~/.netrc."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
 
 
 def _int(value: str | None) -> int | None:

@@ -52,7 +52,10 @@ class Journal:
     def load(self, job_id: str) -> Job | None:
         try:
             with open(self._path(job_id), encoding="utf-8") as f:
-                return Job.from_dict(json.load(f))
+                data = json.load(f)
+            if not isinstance(data, dict):  # e.g. "[]" or "null": not a job record
+                return None
+            return Job.from_dict(data)
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
@@ -63,7 +66,8 @@ class Journal:
                 job = self.load(name[:-5])
                 if job is not None:
                     jobs.append(job)
-        jobs.sort(key=lambda j: j.created_at)
+        # A hand-edited record may hold a non-number here; it must not break the list.
+        jobs.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
         return jobs
 
     def find_by_key(self, key: str) -> Job | None:

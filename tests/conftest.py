@@ -1,0 +1,59 @@
+"""Shared fixtures: the local gateway simulator, test images, a private
+Blender user folder for each test."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(REPO, "scripts")
+TESTS = os.path.dirname(os.path.abspath(__file__))
+for path in (REPO, SCRIPTS, TESTS):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+
+from tripo_addon.core.gateway import GatewayClient  # noqa: E402
+
+from helpers import SIM_KEY, fast_retry, make_image  # noqa: E402,F401
+
+
+@pytest.fixture
+def sim():
+    """A fresh gateway simulator with short queue and processing times."""
+    with GatewaySimulator(SimConfig(api_key=SIM_KEY, queue_seconds=0.1, processing_seconds=0.2, retry_after=0.05)) as s:
+        yield s
+
+
+@pytest.fixture
+def client(sim):
+    c = GatewayClient(SIM_KEY, sim.url, retry=fast_retry(), connect_timeout=2, read_timeout=2)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def user_res(tmp_path, monkeypatch):
+    """A private Blender user folder: the journal and downloads land here."""
+    path = tmp_path / "blender-user"
+    path.mkdir()
+    monkeypatch.setenv("BLENDER_USER_RESOURCES", str(path))
+    return path
+
+
+@pytest.fixture
+def image_files(tmp_path):
+    """Small PNG, JPEG and WebP files plus a file that is not an image."""
+    out = {}
+    for fmt, ext in (("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")):
+        path = tmp_path / f"picture_{ext}.{ext}"
+        path.write_bytes(make_image(fmt, color=(40 * len(ext), 120, 200)))
+        out[ext] = str(path)
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image\n")
+    out["bad"] = str(bad)
+    return out

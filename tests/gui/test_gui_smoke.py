@@ -1,0 +1,164 @@
+"""Smoke test of the GUI harness: a real Blender 4.3 window under Xvfb.
+
+Builds (once) the trixie chroot with scripts/gui/setup_blender_chroot.sh and
+runs tests/gui/smoke_gui.py in it with scripts/gui/run_blender_gui.sh.
+Needs root (debootstrap, chroot, mount namespaces); the first run downloads
+~1.8 GB, later runs reuse <repo>/.cache/trixie.
+
+Environment:
+  TRIPO_GUI_ROOT   use another chroot directory
+  TRIPO_GUI_SKIP=1 skip these tests
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
+SETUP = os.path.join(GUI_SCRIPTS, "setup_blender_chroot.sh")
+RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
+SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smoke_gui.py")
+ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", "trixie")
+
+EXT_ID = "gui_smoke_ext"
+
+
+def _why_not_runnable() -> str | None:
+    if os.environ.get("TRIPO_GUI_SKIP"):
+        return "TRIPO_GUI_SKIP is set"
+    if not sys.platform.startswith("linux"):
+        return "needs Linux"
+    if os.geteuid() != 0:
+        return "needs root (debootstrap, chroot, mount namespace)"
+    for tool in ("unshare", "chroot", "mount", "timeout"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} on the host"
+    return None
+
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.slow,
+    pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable())),
+]
+
+
+@pytest.fixture(scope="session")
+def gui_chroot():
+    """Build (or reuse) the chroot; returns its path."""
+    t0 = time.monotonic()
+    proc = subprocess.run(["bash", SETUP, ROOT], check=False, capture_output=True, text=True,
+                          timeout=3600)
+    seconds = time.monotonic() - t0
+    print(f"\n[gui] setup_blender_chroot.sh: {seconds:.1f} s (rc {proc.returncode})\n{proc.stderr[-3000:]}")
+    assert proc.returncode == 0, f"setup failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return ROOT
+
+
+def _build_test_extension(directory) -> str:
+    """A minimal Blender 4.2+ extension zip (manifest at the zip root)."""
+    manifest = "\n".join([
+        'schema_version = "1.0.0"',
+        f'id = "{EXT_ID}"',
+        'version = "0.0.1"',
+        'name = "GUI Smoke Extension"',
+        'tagline = "Tiny extension for the GUI harness smoke test"',
+        'maintainer = "Tripo3D dev <dev@tripo3d-blender.invalid>"',
+        'type = "add-on"',
+        'blender_version_min = "4.2.0"',
+        'license = ["SPDX:GPL-3.0-or-later"]',
+        "",
+    ])
+    init = "REGISTERED = False\n\ndef register():\n    global REGISTERED\n    REGISTERED = True\n\ndef unregister():\n    global REGISTERED\n    REGISTERED = False\n"
+    path = os.path.join(str(directory), f"{EXT_ID}-0.0.1.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("blender_manifest.toml", manifest)
+        zf.writestr("__init__.py", init)
+    return path
+
+
+def _distinct_colours(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+    return len(colours) if colours is not None else 1 << 20
+
+
+def _no_chroot_mounts(root: str) -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        return [line for line in fh if (f" {root}/") in line or (f" {root} ") in line]
+
+
+def test_gui_smoke(gui_chroot, tmp_path):
+    ext_dir = tmp_path / "ext"
+    ext_dir.mkdir()
+    zip_path = _build_test_extension(ext_dir)
+    out = tmp_path / "results"
+
+    cmd = ["bash", RUN, "--root", gui_chroot, "--timeout", "300",
+           "--results", str(out), "--bind", str(ext_dir),
+           SMOKE, "--", "--out", str(out),
+           "--extension", zip_path, "--extension-id", EXT_ID]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=420)
+    seconds = time.monotonic() - t0
+    log = f"STDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-6000:]}"
+    print(f"\n[gui] run_blender_gui.sh smoke: {seconds:.1f} s (rc {proc.returncode})")
+
+    result_file = out / "smoke_result.json"
+    assert result_file.is_file(), f"no result file; rc {proc.returncode}\n{log}"
+    data = json.loads(result_file.read_text())
+    assert data["ok"], (f"smoke failed in {data.get('failed_step')}: {data.get('error')}\n"
+                        f"{data.get('traceback')}\n{log}")
+    assert proc.returncode == 0, log
+    assert not _no_chroot_mounts(gui_chroot), "mounts left behind"
+
+    res = data["result"]
+    steps = ", ".join(f"{s['step']} {s['seconds']:.2f}s" for s in data["steps"])
+    print(f"[gui] steps: {steps}")
+    print(f"[gui] probe: {res['probe']}")
+    print(f"[gui] first step {res['first_step_after_load_s']} s after the script loaded")
+
+    # Real GUI Blender, timers firing.
+    assert res["blender_version"].startswith("4.")
+    assert res["background"] is False
+    assert res["timer_ticks"] >= 5
+    # Sidebar on our own tab.
+    assert res["sidebar_tab_after"] == "GUI Smoke"
+    assert res["sidebar_tab_set"] is True
+    # The probe measured something sensible.
+    assert res["probe"]["ticks"] >= 20
+    assert 0.0 < res["probe"]["max_gap"] < 1.0
+    # Computed coordinates are exact: events arrive where we aimed.
+    assert len(res["pointer_checks"]) == 3
+    for check in res["pointer_checks"]:
+        assert check["event_xy"] == check["back"]
+        assert check["area"] == "IMAGE_EDITOR"
+    click = res["click"]
+    assert [click["event"]["mouse_x"], click["event"]["mouse_y"]] == click["expected_window_xy"]
+    assert res["key_toggle_sidebar"] is True
+    assert res["view3d_sidebar_tab"] == "View"
+    # The extension installed and its register() ran.
+    ext = res["extension"]
+    assert ext["operator_return"] == ["FINISHED"]
+    assert f"bl_ext.user_default.{EXT_ID}" in ext["enabled_extensions"]
+    assert ext["registered_flag"] is True
+    assert ext["user_extensions_dir"].startswith("/tmp/tripo-gui.")   # fresh per run
+
+    # Screenshots exist and are real pictures, not blank/black frames.
+    shots = res["screenshots"]
+    assert [os.path.basename(s) for s in shots] == [
+        "01_image_editor.png", "02_after_click.png", "03_final.png"]
+    for shot in shots:
+        assert os.path.isfile(shot), shot
+        colours = _distinct_colours(shot)
+        assert colours > 100, f"{shot} has only {colours} colours"
