@@ -128,3 +128,30 @@ def test_help_lists_the_options():
     assert proc.returncode == 0
     for option in ("--texture", "--texture-alignment", "--orientation", "--out", "--report", "--online-mode", "--force"):
         assert option in proc.stdout
+
+
+def test_key_is_in_no_file_the_run_wrote_and_no_temp_files_remain(sim, cli_env, image_files, tmp_path):
+    """Successes and failures alike: search every file and every line the run produced."""
+    big = tmp_path / "wide.png"
+    from PIL import Image
+
+    Image.new("RGB", (4500, 200), (200, 10, 10)).save(big)  # re-encoded through a temp file
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    out, report = tmp_path / "s.blend", tmp_path / "s.json"
+    sim.configure(faults={"status": ["500", "drop"], "download": ["truncate"]})
+    proc = run_cli(["--online-mode", "--poll-interval", "1", image_files["png"], str(big), image_files["bad"],
+                    "--out", str(out), "--report", str(report)], {**cli_env, "TMPDIR": str(tmpdir)})
+    assert proc.returncode == 1  # the text file fails, the others import
+    written = [out, report]
+    for root in (cli_env["BLENDER_USER_RESOURCES"], str(tmpdir)):
+        for dirpath, _dirs, names in os.walk(root):
+            written += [os.path.join(dirpath, n) for n in names]
+    assert len(written) > 4
+    for path in written:
+        with open(path, "rb") as f:
+            assert SIM_KEY.encode() not in f.read(), path
+    assert SIM_KEY not in proc.stdout + proc.stderr
+    leftovers = [p for p in written if str(p).endswith((".part", ".tmp")) or os.path.basename(str(p)).startswith("tripo3d-")]
+    assert leftovers == []
+    assert os.listdir(tmpdir) == []

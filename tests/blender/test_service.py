@@ -87,6 +87,11 @@ FAILURES = {
     "oversize": (lambda m, s: s.configure(output_mode="oversize"), "download limit", State.DOWNLOAD_FAILED),
     "submit_uncertain": (lambda m, s: s.configure(faults={"submit": ["drop_after_queue"]}),
                          "may have been submitted", State.SUBMIT_UNKNOWN),
+    "rate_limited": (lambda m, s: s.configure(faults={"submit": ["429"] * 8}), "limiting requests", State.REJECTED),
+    "network_down": (lambda m, s: m.setenv("PIXAZO_BASE_URL", "http://127.0.0.1:9"), "Could not connect",
+                     State.REJECTED),
+    "lost_contact": (lambda m, s: s.configure(faults={"status": ["503"] * 30}), "can be resumed later",
+                     State.INTERRUPTED),
 }
 
 
@@ -111,6 +116,14 @@ def test_bad_image_is_refused_before_any_request(env, image_files, which, words)
     out = generate_blocking(source, settings=settings(), retry=fast_retry())
     assert not out.ok and words in out.error and out.job is None
     assert env.stats()["submit_attempts"] == 0
+
+
+def test_bad_request_carries_the_servers_words(env):
+    # The gateway cannot fetch this image address and says so with a 400.
+    out = generate_blocking("http://127.0.0.1:9/missing.png", settings=settings(), retry=fast_retry())
+    assert not out.ok and out.job.state == State.REJECTED
+    assert "refused the request as invalid" in out.error and "could not be read" in out.error
+    assert env.stats()["submits"] == 0
 
 
 def test_offline_mode_sends_nothing(env, image_files):

@@ -73,7 +73,8 @@ def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
 
 
 def _retry_from_env() -> RetryPolicy | None:
-    # For tuning in pipelines (and fast fault tests): backoff base and attempts.
+    # For tuning in pipelines (and fast fault tests): backoff base and attempts;
+    # TRIPO3D_READ_TIMEOUT (seconds) is read in main().
     base = os.environ.get("TRIPO3D_RETRY_BASE_DELAY")
     attempts = os.environ.get("TRIPO3D_RETRY_ATTEMPTS")
     if not base and not attempts:
@@ -133,6 +134,8 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     settings = settings_mod.current()
     settings.poll_interval = args.poll_interval
     settings.max_download_mb = args.max_download_mb
+    if os.environ.get("TRIPO3D_READ_TIMEOUT"):
+        settings.read_timeout = float(os.environ["TRIPO3D_READ_TIMEOUT"])
     params = {"texture": args.texture, "texture_alignment": args.texture_alignment, "orientation": args.orientation}
     options = ImportOptions(at_cursor=True, rest_on_ground=not args.no_ground, normalize_size=args.normalize_size)
     retry = _retry_from_env()

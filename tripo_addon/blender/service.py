@@ -47,6 +47,7 @@ def import_job(job: Job, options: ImportOptions | None = None, context=None) -> 
     jr = journal()
     options = options or ImportOptions.from_dict(job.import_options)
     job.state = State.IMPORTING
+    job.import_started_at = time.time()
     jr.save(job)
     provenance = {
         "request_id": job.request_id,

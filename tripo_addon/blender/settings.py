@@ -27,13 +27,14 @@ class Settings:
     max_download_mb: int = 512
     max_concurrent: int = 3
     download_dir: str = ""
+    read_timeout: float = 30.0
 
     def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None) -> GatewayClient:
         from .. import __version__
 
         return GatewayClient(
             self.api_key, self.base_url, stop=stop, retry=retry,
-            max_download_bytes=self.max_download_mb * 1024 * 1024,
+            max_download_bytes=self.max_download_mb * 1024 * 1024, read_timeout=self.read_timeout,
             user_agent=f"tripo3d-blender/{__version__}",
         )
 

@@ -87,6 +87,7 @@ class Job:
     submitted_at: float | None = None
     completed_seen_at: float | None = None  # when we saw COMPLETED
     downloaded_at: float | None = None
+    import_started_at: float | None = None
     imported_at: float | None = None
     download_bytes: int = 0
     download_total: int | None = None
