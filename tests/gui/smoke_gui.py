@@ -22,7 +22,7 @@ sys.dont_write_bytecode = True   # Blender ignores PYTHONDONTWRITEBYTECODE
 sys.path.insert(0, os.path.join(os.environ.get("TRIPO_GUI_REPO")
                                 or os.path.dirname(os.path.dirname(os.path.dirname(
                                     os.path.abspath(__file__)))), "scripts", "gui"))
-import blender_gui_lib as gl
+import blender_gui_lib as gl  # noqa: E402  (found via the path set above)
 
 CATEGORY = "GUI Smoke"
 

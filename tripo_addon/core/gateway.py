@@ -402,13 +402,16 @@ class GatewayClient:
             path = urlsplit(u).path.lower()
             return 0 if path.endswith(".glb") else 1 if (media_type or "").endswith("glb") else 2
         urls.sort(key=rank)
-        for url in urls:
-            check_url(url, "download address")
+        # An insecure extra (say a preview on http) must not block a GLB on https.
+        secure = [u for u in urls if _allowed(u)]
+        if not secure:
+            check_url(urls[0], "download address")  # raises, saying why
+        urls = secure
         not_glb: list[str] = []
         for url in urls:
             part = f"{dest}.{hashlib.sha1(url.encode()).hexdigest()[:10]}.part"
             try:
-                self._retrying(lambda: self._download_once(url, part, progress), "downloading the model")
+                self._retrying(lambda u=url, p=part: self._download_once(u, p, progress), "downloading the model")
             except E.NotAGlb:
                 _remove(part)
                 not_glb.append(shorten(url))
@@ -466,7 +469,8 @@ class GatewayClient:
                             raise E.Stopped("Stopped the download; it will resume later.")
                         if not chunk:
                             continue
-                        if received == 0 and len(chunk) >= 4 and not looks_like_glb(chunk[:HEADER_SIZE]):
+                        if received == 0 and (chunk[:4] != b"glTF"[: len(chunk[:4])] or (
+                                len(chunk) >= HEADER_SIZE and not looks_like_glb(chunk[:HEADER_SIZE]))):
                             raise E.NotAGlb(f"{shorten(url)} is not a GLB file")
                         out.write(chunk)
                         received += len(chunk)
@@ -497,6 +501,14 @@ class _NoAuth(requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         return r
+
+
+def _allowed(url: str) -> bool:
+    try:
+        check_url(url, "download address")
+        return True
+    except E.InsecureUrl:
+        return False
 
 
 def _int(value: str | None) -> int | None:

@@ -88,7 +88,8 @@ class Journal:
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:40] or "model"
         directory = directory or self.downloads_dir
         os.makedirs(directory, exist_ok=True)
-        return os.path.join(directory, f"{stem}-{job.id[:8]}.glb")
+        tag = "".join(c for c in job.id if c.isalnum())[:8] or "job"
+        return os.path.join(directory, f"{stem}-{tag}.glb")
 
 
 def _fsync_dir(path: str) -> None:

@@ -55,8 +55,9 @@ def plan(
             mark_submit_unknown(job)
             journal.save(job)
         if job.state == State.SUBMIT_UNKNOWN:
-            return Plan(job, Decision.UNCERTAIN, (job.error or "").rstrip(".")
-                        + ". To pay for a new job anyway, use force.")
+            said = (job.error or f"An earlier submit of {job.label} may have been charged; check your "
+                    "Pixazo dashboard").rstrip(".")
+            return Plan(job, Decision.UNCERTAIN, said + ". To pay for a new job anyway, use force.")
         if job.glb_path and os.path.exists(job.glb_path) and (
             job.state in READY_TO_IMPORT or job.state in (State.IMPORTED, State.IMPORT_FAILED)
         ):

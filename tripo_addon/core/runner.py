@@ -158,8 +158,10 @@ def _poll_until_done(job: Job, client: GatewayClient, settings: RunSettings, cha
             ))
             changed()
             return
-        # QUEUED, PROCESSING, or a status the contract does not list: keep waiting.
-        new_state = State.PROCESSING if status.status == "PROCESSING" else State.QUEUED
+        # QUEUED, PROCESSING, or a status the contract does not list: keep waiting
+        # (an unknown status leaves the state as it was).
+        new_state = SERVER_TO_STATE.get(status.status, job.state if job.state in (State.QUEUED, State.PROCESSING)
+                                        else State.QUEUED)
         if job.state != new_state:
             job.error = job.error_kind = None
             changed(new_state)

@@ -56,7 +56,9 @@ def same_origin(a: str, b: str) -> bool:
 def shorten(url: str, limit: int = 80) -> str:
     """A URL as shown to users: no query string (it may carry tokens), bounded length."""
     parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else url
+    # No query string (it may carry tokens) and no user:password@.
+    host = parts.netloc.rsplit("@", 1)[-1]
+    shown = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
     if parts.scheme == "data":
         shown = url[:30] + "..."
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
