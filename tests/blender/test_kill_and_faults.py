@@ -168,3 +168,25 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
     assert "Traceback" not in proc.stdout + proc.stderr
     print(f"\njobs={count} submits={stats['submits']} faults_injected={stats['faults_injected']} "
           f"by kind={ {k: v for k, v in stats.items() if k.startswith('fault_') and v} }")
+
+
+def test_two_batch_runs_on_the_same_image_pay_once(sim, user_res, tmp_path):
+    """Parallel pipeline runs over overlapping folders: the second waits its turn, never pays."""
+    sim.configure(queue_seconds=0.5, processing_seconds=2.0)
+    image = tmp_path / "shared.png"
+    image.write_bytes(make_image())
+    env = cli_env(sim, user_res)
+    cmd = [sys.executable, GENERATE, "--online-mode", "--poll-interval", "1", str(image)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while sim.stats()["submits"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    out_first = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, out_first[-2000:]
+    assert second.returncode == 1
+    assert "another Blender process" in second.stdout
+    assert sim.stats()["submits"] == 1
+    third = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0 and "generated before" in third.stdout
+    assert sim.stats()["submits"] == 1

@@ -108,7 +108,9 @@ def test_unfinished_jobs_resume_from_the_journal(ui, image_files):
     journal().save(job)
     interrupted = Job(source="lost.png", params={}, content_hash="y" * 64, state=State.SUBMITTING)
     journal().save(interrupted)
-    manager.recover()
+    manager.recover()  # background Blender: only lists, never resumes on its own
+    assert job.id in manager.jobs and job.id not in manager.threads
+    manager.recover(resume=True)  # what a windowed Blender does at start
     assert job.id in manager.threads
     resumed = api.wait(job.id, timeout=30)
     # Started from an unsaved file in another session: offered, not dropped into this scene.
@@ -131,8 +133,12 @@ def test_job_started_in_a_saved_file_imports_when_that_file_is_open(ui, image_fi
     waited = api.wait(job.id, timeout=30)
     assert waited.state == State.DOWNLOADED  # not dropped into the other file
     assert not any(o.get("tripo3d_request_id") for o in bpy.data.objects)
-    bpy.ops.wm.open_mainfile(filepath=first)  # load_post picks it up
+    bpy.ops.wm.open_mainfile(filepath=first)
     bpy.context.preferences.system.use_online_access = True
+    from tripo_addon.blender.ui import _on_load_post
+
+    assert _on_load_post in bpy.app.handlers.load_post
+    manager.recover(resume=True)  # what load_post does in a windowed Blender
     assert manager.jobs[job.id].state == State.IMPORTED
     assert any(o.get("tripo3d_request_id") == waited.request_id for o in bpy.data.objects)
 

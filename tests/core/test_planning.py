@@ -33,9 +33,50 @@ def test_new_image_submits_and_is_on_disk_first(sim, journal, prepared, params):
 
 def test_planning_twice_before_submit_keeps_one_job(journal, prepared, params):
     a = plan(journal, prepared, params)
+    busy = plan(journal, prepared, params)  # the first claim is still held
+    assert busy.decision == Decision.BUSY and "another Blender process" in busy.note
+    a.release()
     b = plan(journal, prepared, params)
     assert b.decision == Decision.SUBMIT and b.job.id == a.job.id
     assert len(journal.all()) == 1
+
+
+def test_a_claim_held_by_another_process_blocks_and_dies_with_it(journal, prepared, params, tmp_path):
+    """Two batch runs over the same folder: the second never pays for the first's image."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tripo_addon.core.jobs import idempotency_key
+
+    key = idempotency_key(prepared.content_hash, params)
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {os.getcwd()!r})
+        from tripo_addon.core.journal import Journal
+        lock = Journal({journal.directory!r}).try_lock({key!r})
+        assert lock is not None
+        open({str(ready)!r}, "w").close()
+        time.sleep(60)
+    """)])
+    try:
+        for _ in range(500):
+            if ready.exists():
+                break
+            import time
+
+            time.sleep(0.01)
+        blocked = plan(journal, prepared, params)
+        assert blocked.decision == Decision.BUSY and "another Blender process" in blocked.note
+        assert journal.all() == []  # nothing recorded, nothing submitted
+    finally:
+        holder.kill()
+        holder.wait()
+    # The OS dropped the dead process's claim.
+    after = plan(journal, prepared, params)
+    assert after.decision == Decision.SUBMIT
+    after.release()
 
 
 def queued_job(sim, make_client, journal, prepared, params):
@@ -76,12 +117,14 @@ def test_same_bytes_under_another_name_resume_too(sim, make_client, journal, pre
 def test_after_download_reimports_then_refetches_if_deleted(sim, make_client, journal, prepared, params):
     p = plan(journal, prepared, params)
     job = advance(p.job, make_client(), journal, image_url=prepared.image_url, settings=FAST)
+    p.release()  # done with it, as every caller does
     assert job.state == State.DOWNLOADED and os.path.exists(job.glb_path)
     stats = sim.stats()
 
     again = plan(journal, prepared, params)
     assert again.decision == Decision.REIMPORT and again.job.id == job.id
     assert again.job.glb_path == job.glb_path
+    again.release()
 
     job.state = State.IMPORTED
     journal.save(job)
@@ -116,6 +159,7 @@ def test_uncertain_after_real_dropped_submit(sim, make_client, journal, prepared
     sim.configure(faults={"submit": ["drop_after_queue"]})
     p = plan(journal, prepared, params)
     advance(p.job, make_client(), journal, image_url=prepared.image_url, settings=FAST)
+    p.release()
     again = plan(journal, prepared, params)
     assert again.decision == Decision.UNCERTAIN and again.job.id == p.job.id
     assert "charged" in again.note and "force" in again.note
@@ -152,6 +196,7 @@ def test_real_failed_job_then_new_submit(sim, make_client, journal, prepared, pa
     sim.configure(outcome="FAILED")
     first = plan(journal, prepared, params)
     assert advance(first.job, make_client(), journal, image_url=prepared.image_url, settings=FAST).state == State.FAILED
+    first.release()
     sim.configure(outcome="COMPLETED")
     second = plan(journal, prepared, params)
     assert second.decision == Decision.SUBMIT and second.job.id != first.job.id
@@ -196,6 +241,7 @@ def test_interrupted_or_download_failed_job_resumes_without_submit(journal, prep
     journal.save(job)
     p = plan(journal, prepared, params)
     assert p.decision == Decision.RESUME and p.job.state == State.INTERRUPTED
+    p.release()
 
     job.state = State.DOWNLOAD_FAILED
     job.media_urls = ["https://cdn.example/x/output.glb"]

@@ -141,6 +141,14 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
             ) from None
         if "FINISHED" not in result:
             raise ImportFailed(f"Blender's glTF importer did not finish the model for {name}; the scene was not changed.")
+        # Blender 4.2-4.3's glTF importer links every object to the scene's
+        # master collection, not the active one (4.4+ uses the active one):
+        # move what it made there into ours.
+        for o in bpy.data.objects:
+            if o.as_pointer() not in before["objects"] and o.name in scene.collection.objects:
+                if o.name not in target.all_objects:
+                    target.objects.link(o)
+                scene.collection.objects.unlink(o)
         new_objects = [o for o in target.all_objects]
         if not new_objects:
             raise ImportFailed(f"The model for {name} holds no objects; the scene was not changed.")

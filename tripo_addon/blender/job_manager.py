@@ -21,6 +21,7 @@ import bpy
 
 from ..core import errors as E
 from ..core.jobs import FINISHED, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
+from ..core.journal import JobLock
 from ..core.runner import advance, mark_submit_unknown
 from . import settings as settings_mod
 from .service import import_job, journal
@@ -45,21 +46,39 @@ class JobManager:
         #: Jobs picked up from an earlier session whose file was never saved: their
         #: models are offered in the job list rather than dropped into any open scene.
         self.offer_only: set[str] = set()
+        #: The claim on each job this process works on (see core.journal.JobLock).
+        self.locks: dict[str, JobLock] = {}
 
     # -- starting and stopping ----------------------------------------------------
 
     def active_ids(self) -> set[str]:
         return set(self.threads) | {job.id for job, _ in self.waiting}
 
-    def start(self, job: Job, image_url: str | None = None) -> None:
-        """Run ``job``'s network steps in the background (main thread only)."""
+    def start(self, job: Job, image_url: str | None = None, lock: JobLock | None = None) -> None:
+        """Run ``job``'s network steps in the background (main thread only).
+
+        ``lock`` is the job's claim; the manager releases it when the job ends.
+        """
         self.jobs[job.id] = job
         if job.id in self.active_ids():
+            if lock is not None:
+                lock.release()
             return
+        if lock is not None:
+            self.locks[job.id] = lock
         if len(self.threads) >= settings_mod.current().max_concurrent:
             self.waiting.append((job, image_url))
             return
-        self._spawn(job, image_url)
+        try:
+            self._spawn(job, image_url)
+        except BaseException:
+            self._release(job.id)
+            raise
+
+    def _release(self, job_id: str) -> None:
+        lock = self.locks.pop(job_id, None)
+        if lock is not None:
+            lock.release()
 
     def _spawn(self, job: Job, image_url: str | None) -> None:
         settings = settings_mod.current()
@@ -101,6 +120,7 @@ class JobManager:
             self.stops[job_id].set()
             return
         self.waiting = deque((j, u) for j, u in self.waiting if j.id != job_id)
+        self._release(job_id)
         job = self.jobs.get(job_id)
         if job is not None and not job.finished:
             self._mark_stopped(job)
@@ -162,11 +182,13 @@ class JobManager:
             self.import_now(job)
         elif job.state in FINISHED or job.state == State.INTERRUPTED:
             self.report("ERROR", f"{job.label}: {job.error or job.state}")
+        self._release(job.id)
         while self.waiting and len(self.threads) < settings_mod.current().max_concurrent:
             next_job, url = self.waiting.popleft()
             try:
                 self._spawn(next_job, url)
             except E.TripoError as exc:
+                self._release(next_job.id)
                 next_job.fail(State.REJECTED if next_job.state == State.NEW else State.INTERRUPTED, exc)
                 journal().save(next_job)
                 self.report("ERROR", f"{next_job.label}: {exc.message}")
@@ -204,29 +226,48 @@ class JobManager:
 
     # -- recovery ------------------------------------------------------------------
 
-    def recover(self) -> None:
-        """Pick up the journal: resume unfinished jobs, offer or import finished ones."""
+    def recover(self, resume: bool | None = None) -> None:
+        """Pick up the journal: resume unfinished jobs, offer or import finished ones.
+
+        ``resume`` defaults to "only with a window": in background Blender the
+        batch command or script drives its own jobs (timers never fire there),
+        so by default this only lists them.
+        """
+        if resume is None:
+            resume = not bpy.app.background
         online = bpy.app.online_access
         have_key = bool(settings_mod.current().api_key)
         for job in journal().all():
-            if job.id in self.threads:
+            if job.id in self.active_ids():
                 continue
             self.jobs[job.id] = job
-            if job.state == State.SUBMITTING:
-                mark_submit_unknown(job)
-                journal().save(job)
-                self.report("WARNING", job.error or "")
-            elif job.state == State.NEW:
-                # The image bytes were only in memory: it was never sent.
-                job.state = State.STOPPED
-                job.error = "Blender closed before this job was sent; nothing was charged."
-                journal().save(job)
-            elif job.state in REMOTE_ACTIVE and job.request_id and online and have_key:
-                if not job.blend_file:
-                    self.offer_only.add(job.id)
-                self.start(job)
-            elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
-                self.import_now(job)
+            if not resume:
+                continue
+            lock = journal().try_lock(job.key)
+            if lock is None:
+                continue  # another Blender process is working on it right now
+            try:
+                self._recover_one(job, online, have_key, lock)
+            finally:
+                if job.id not in self.locks:
+                    lock.release()
+
+    def _recover_one(self, job: Job, online: bool, have_key: bool, lock: JobLock) -> None:
+        if job.state == State.SUBMITTING:
+            mark_submit_unknown(job)
+            journal().save(job)
+            self.report("WARNING", job.error or "")
+        elif job.state == State.NEW:
+            # The image bytes were only in memory: it was never sent.
+            job.state = State.STOPPED
+            job.error = "Blender closed before this job was sent; nothing was charged."
+            journal().save(job)
+        elif job.state in REMOTE_ACTIVE and job.request_id and online and have_key:
+            if not job.blend_file:
+                self.offer_only.add(job.id)
+            self.start(job, lock=lock)
+        elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
+            self.import_now(job)
 
     # -- for scripts -----------------------------------------------------------------
 
@@ -247,13 +288,17 @@ class JobManager:
 
 
 def redraw() -> None:
+    """Redraw the sidebars that show the job list (only them: tagging the whole
+    area would redraw every 3D Viewport's scene at each progress step)."""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
         return
     for window in wm.windows:
         for area in window.screen.areas:
             if area.type in ("VIEW_3D", "IMAGE_EDITOR"):
-                area.tag_redraw()
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()
 
 
 class _window_context:

@@ -132,13 +132,21 @@ def generate_blocking(
         outcome.notes.append(note)
         log(note)
     p = plan(jr, prepared, params, force=force, origin=origin, blend_file=bpy.data.filepath)
+    try:
+        return _carry_out(p, prepared.image_url, options, settings, retry, on_event, log, outcome)
+    finally:
+        p.release()
+
+
+def _carry_out(p, image_url: str, options: ImportOptions, settings, retry, on_event, log, outcome: Outcome) -> Outcome:
+    jr = journal()
     job = outcome.job = p.job
     job.import_options = options.__dict__.copy()
     if p.note:
         outcome.notes.append(p.note)
         log(p.note)
-    if p.decision == Decision.UNCERTAIN:
-        outcome.error, outcome.error_kind = p.note, job.error_kind
+    if p.decision in (Decision.UNCERTAIN, Decision.BUSY):
+        outcome.error, outcome.error_kind = p.note, job.error_kind or "busy"
         return outcome
     if p.decision in (Decision.SUBMIT, Decision.RESUME):
         try:
@@ -148,7 +156,7 @@ def generate_blocking(
             outcome.error, outcome.error_kind = exc.message, exc.kind
             return outcome
         try:
-            advance(job, client, jr, image_url=prepared.image_url, settings=settings.run_settings(),
+            advance(job, client, jr, image_url=image_url, settings=settings.run_settings(),
                     on_event=on_event)
         finally:
             client.close()

@@ -195,10 +195,13 @@ def start_generate(context, source: str = "", params: dict | None = None, *, for
     journal().save(job)
     manager.jobs[job.id] = job
     if p.decision == Decision.REIMPORT:
-        manager.import_now(job, asked=True)
+        try:
+            manager.import_now(job, asked=True)
+        finally:
+            p.release()
         notes.append("No new charge; Shift+click Generate to make a new model.")
     else:
-        manager.start(job, prepared.image_url if p.decision == Decision.SUBMIT else None)
+        manager.start(job, prepared.image_url if p.decision == Decision.SUBMIT else None, lock=p.lock)
     return job, " ".join(notes)
 
 
@@ -248,9 +251,12 @@ class TRIPO3D_OT_resume_job(_JobOperator, bpy.types.Operator):
             return {"CANCELLED"}
         try:
             settings_mod.ensure_online()
+            lock = journal().try_lock(job.key)
+            if lock is None:
+                raise E.TripoError(f"{job.label} is being worked on by another Blender process right now.")
             if job.state in (State.STOPPED, State.DOWNLOAD_FAILED):
                 job.state = State.COMPLETED if job.media_urls else State.INTERRUPTED
-            manager.start(job)
+            manager.start(job, lock=lock)
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}

@@ -16,15 +16,62 @@ import time
 
 from .jobs import Job
 
+if os.name == "nt":
+    import msvcrt
+else:
+    import fcntl
+
+
+class JobLock:
+    """Exclusive claim on one job (image + options), held while this process works on it.
+
+    An OS file lock: it conflicts across processes (two batch runs over the
+    same folder) and within one, and the OS drops it if the process dies.
+    """
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    def __del__(self) -> None:
+        # A safety net only: holders release explicitly when the job ends.
+        self.release()
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if os.name == "nt":
+                msvcrt.locking(self._fd, msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
 
 class Journal:
     def __init__(self, directory: str):
         self.directory = directory
         self.jobs_dir = os.path.join(directory, "jobs")
         self.downloads_dir = os.path.join(directory, "downloads")
-        os.makedirs(self.jobs_dir, exist_ok=True)
-        os.makedirs(self.downloads_dir, exist_ok=True)
+        self.locks_dir = os.path.join(directory, "locks")
+        for folder in (self.jobs_dir, self.downloads_dir, self.locks_dir):
+            os.makedirs(folder, exist_ok=True)
         self._lock = threading.Lock()
+
+    def try_lock(self, key: str) -> JobLock | None:
+        """Claim the job for ``key``, or None if another process (or thread) has it."""
+        safe = "".join(c for c in key if c.isalnum())[:64] or "job"
+        fd = os.open(os.path.join(self.locks_dir, f"{safe}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.name == "nt":
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return JobLock(fd)
 
     def _path(self, job_id: str) -> str:
         safe = "".join(c for c in job_id if c.isalnum())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .images import PreparedImage
 from .jobs import READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
-from .journal import Journal
+from .journal import JobLock, Journal
 from .runner import mark_submit_unknown
 
 
@@ -29,6 +29,14 @@ class Plan:
     job: Job
     decision: str
     note: str = ""
+    #: Held while this process works on the job (SUBMIT, RESUME, REIMPORT);
+    #: the caller releases it when done.
+    lock: JobLock | None = None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def plan(
@@ -43,14 +51,34 @@ def plan(
 ) -> Plan:
     """Find or create the job for ``prepared`` with ``params`` and say what it needs.
 
-    ``active_ids`` are jobs being worked on in this process right now.
+    ``active_ids`` are jobs being worked on in this process right now. Unless
+    ``force``, the job is claimed with a lock so that no other process works on
+    (or pays for) the same image and options at the same time.
     """
     key = idempotency_key(prepared.content_hash, params)
     existing = None if force else journal.find_by_key(key)
+    if existing is not None and existing.id in active_ids:
+        return Plan(existing, Decision.BUSY, f"{existing.label} is already being generated with these options.")
+    lock = None
+    if not force:
+        lock = journal.try_lock(key)
+        if lock is None:
+            job = existing or Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash)
+            return Plan(job, Decision.BUSY, f"{job.label} is being generated with these options by another "
+                                            "Blender process right now; wait for it to finish.")
+        existing = journal.find_by_key(key)  # re-read: the other process may just have finished
+    result = _decide(journal, existing, prepared, params, origin, blend_file)
+    if result.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT):
+        result.lock = lock
+    elif lock is not None:
+        lock.release()
+    return result
+
+
+def _decide(journal: Journal, existing: Job | None, prepared: PreparedImage, params: dict, origin: str,
+            blend_file: str) -> Plan:
     if existing is not None:
         job = existing
-        if job.id in active_ids:
-            return Plan(job, Decision.BUSY, f"{job.label} is already being generated with these options.")
         if job.state == State.SUBMITTING:
             mark_submit_unknown(job)
             journal.save(job)
