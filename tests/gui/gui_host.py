@@ -246,7 +246,8 @@ def distinct_colours(path: str) -> int:
 def export_screenshot(src: str, dst: str, crop: tuple[int, int, int, int] | None = None,
                       max_bytes: int = 300_000, max_width: int = 1200) -> dict:
     """Copy a screenshot for the docs: crop (left, top, right, bottom), scale
-    down to ``max_width``, and shrink (palette, then smaller) under ``max_bytes``."""
+    down to ``max_width``, and keep it under ``max_bytes`` (true colour if it
+    fits, else a 256-colour palette, else smaller)."""
     from PIL import Image
 
     os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -258,9 +259,12 @@ def export_screenshot(src: str, dst: str, crop: tuple[int, int, int, int] | None
         while True:
             scaled = im if width == im.width else im.resize(
                 (width, round(im.height * width / im.width)), Image.LANCZOS)
-            pal = scaled.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            pal.save(dst, "PNG", optimize=True)
+            scaled.save(dst, "PNG", optimize=True)          # true colour if it fits
             size = os.path.getsize(dst)
+            if size > max_bytes:
+                pal = scaled.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+                pal.save(dst, "PNG", optimize=True)
+                size = os.path.getsize(dst)
             if size <= max_bytes or width < 400:
                 return {"path": dst, "bytes": size, "width": scaled.width, "height": scaled.height}
             width = int(width * 0.85)

@@ -450,7 +450,9 @@ class TRIPO3D_PT_generate_base(_SidebarPanel):
         row.operator("tripo3d.generate", icon="MESH_MONKEY")
         for stamp, level, text in list(manager.messages)[-1:]:
             if time.time() - stamp < 30:
-                layout.label(text=text, icon="ERROR" if level == "ERROR" else "INFO")
+                col = layout.column(align=True)
+                for i, line in enumerate(_wrap(text, 44)[:4]):
+                    col.label(text=line, icon=("ERROR" if level == "ERROR" else "INFO") if i == 0 else "BLANK1")
 
 
 class TRIPO3D_PT_jobs_base(_SidebarPanel):
@@ -482,7 +484,7 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
             else:
                 box.label(text=state)
             if job.error and job.state != State.IMPORTED:
-                for line in _wrap(job.error, 48):
+                for line in _wrap(job.error, 44):
                     box.label(text=line)
             row = box.row(align=True)
             running = job.id in manager.threads or job.id in {j.id for j, _ in manager.waiting}
