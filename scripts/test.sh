@@ -8,5 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+.venv/bin/ruff check --quiet tripo_addon scripts tests
 # A hard limit, so a hung Blender can never hold CI for hours.
 exec timeout --kill-after=30 3000 .venv/bin/python -m pytest -p no:cacheprovider "$@"

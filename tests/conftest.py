@@ -22,6 +22,23 @@ from tripo_addon.core.gateway import GatewayClient  # noqa: E402
 from helpers import SIM_KEY, fast_retry, make_image  # noqa: E402,F401
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_proxy_for_loopback():
+    """The client keeps the environment's proxy settings (requests' trust_env);
+    the simulator on 127.0.0.1 must still be reached directly, by this process
+    and by the Blender processes the tests start."""
+    saved = {k: os.environ.get(k) for k in ("NO_PROXY", "no_proxy")}
+    for k, old in saved.items():
+        parts = [p for p in (old or "").split(",") if p]
+        os.environ[k] = ",".join(parts + ["127.0.0.1", "localhost", "::1"])
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture
 def sim():
     """A fresh gateway simulator with short queue and processing times."""

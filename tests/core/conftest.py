@@ -23,22 +23,6 @@ from tripo_addon.core.jobs import DEFAULT_PARAMS
 from tripo_addon.core.journal import Journal
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_proxy_for_loopback():
-    """The client keeps the environment's proxy settings (trust_env); the
-    simulator on 127.0.0.1 must still be reached directly."""
-    saved = {k: os.environ.get(k) for k in ("NO_PROXY", "no_proxy")}
-    for k, old in saved.items():
-        parts = [p for p in (old or "").split(",") if p]
-        os.environ[k] = ",".join(parts + ["127.0.0.1", "localhost", "::1"])
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture
 def journal(tmp_path):
     return Journal(str(tmp_path / "journal"))

@@ -66,22 +66,6 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_proxy_for_loopback():
-    """requests must talk to the local simulator directly, even when the
-    environment configures an HTTP proxy."""
-    saved = {k: os.environ.get(k) for k in ("NO_PROXY", "no_proxy")}
-    for k in saved:
-        parts = [p for p in (saved[k] or "").split(",") if p]
-        os.environ[k] = ",".join(parts + ["127.0.0.1", "localhost", "::1"])
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture(scope="session")
 def png_bytes() -> bytes:
     return make_image("PNG")
