@@ -166,7 +166,12 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
     for kind in ("garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "truncate"):
         assert stats[f"fault_{kind}"] >= 1, kind
     assert "Traceback" not in proc.stdout + proc.stderr
+    scanned = [report, out] + [os.path.join(d, n) for d, _s, ns in os.walk(str(user_res)) for n in ns]
+    leaks = [p for p in scanned if SIM_KEY.encode() in open(p, "rb").read()]
+    leaks += ["output"] if SIM_KEY in proc.stdout + proc.stderr else []
+    assert leaks == []
     print(f"\njobs={count} submits={stats['submits']} faults_injected={stats['faults_injected']} "
+          f"files_scanned_for_key={len(scanned)} key_leaks={len(leaks)} "
           f"by kind={ {k: v for k, v in stats.items() if k.startswith('fault_') and v} }")
 
 

@@ -178,3 +178,19 @@ def test_large_image_is_downscaled_and_says_so(env, tmp_path):
     assert any("downscaled from 5000x300 to 4096x246" in n for n in out.notes)
     job = env.jobs()[0]
     assert job["image_bytes_len"] > 0
+
+
+@pytest.mark.parametrize("key, level, words", [
+    (SIM_KEY, "INFO", "key was accepted"),
+    ("wrong-key", "ERROR", "rejected the API key"),
+])
+def test_test_connection_checks_key_and_address_for_free(env, key, level, words):
+    s = settings(api_key=key)
+    got = settings_mod.check_connection(s.client())
+    assert got[0] == level and words in got[1]
+    assert env.stats()["submit_attempts"] == 0
+
+
+def test_test_connection_says_when_the_gateway_is_unreachable(env):
+    got = settings_mod.check_connection(settings(base_url="http://127.0.0.1:9").client())
+    assert got[0] == "ERROR" and "Could not connect" in got[1]

@@ -72,3 +72,19 @@ def ensure_online(allow: bool = False) -> None:
         bpy.context.preferences.system.use_online_access = True
     if not bpy.app.online_access:
         raise OnlineAccessDisabled(OFFLINE_MESSAGE)
+
+
+def check_connection(client: GatewayClient) -> tuple[str, str]:
+    """A free request that proves the address and the key: ask for a job that
+    does not exist. Returns (report level, sentence). Runs off the main thread."""
+    from ..core import errors as E
+
+    try:
+        client.status_once("tripo3d-v2-5-413_connection-test")
+    except E.NotFound:
+        pass  # the gateway answered and accepted the key
+    except E.TripoError as exc:
+        return "ERROR", exc.message
+    finally:
+        client.close()
+    return "INFO", "Connected to the gateway; the key was accepted."

@@ -338,16 +338,7 @@ class TRIPO3D_OT_test_connection(bpy.types.Operator):
         result: list = []
 
         def probe() -> None:
-            # Ask for a job that does not exist: 404 means the key and address work.
-            try:
-                client.status_once("tripo3d-v2-5-413_connection-test")
-                result.append(("INFO", "Connected to the gateway; the key was accepted."))
-            except E.NotFound:
-                result.append(("INFO", "Connected to the gateway; the key was accepted."))
-            except E.TripoError as exc:
-                result.append(("ERROR", exc.message))
-            finally:
-                client.close()
+            result.append(settings_mod.check_connection(client))
 
         threading.Thread(target=probe, daemon=True).start()
 
