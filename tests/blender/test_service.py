@@ -194,3 +194,9 @@ def test_test_connection_checks_key_and_address_for_free(env, key, level, words)
 def test_test_connection_says_when_the_gateway_is_unreachable(env):
     got = settings_mod.check_connection(settings(base_url="http://127.0.0.1:9").client())
     assert got[0] == "ERROR" and "Could not connect" in got[1]
+
+
+def test_download_folder_setting_is_used(env, image_files, tmp_path):
+    folder = tmp_path / "my-models"
+    out = generate_blocking(image_files["png"], settings=settings(download_dir=str(folder)), retry=fast_retry())
+    assert out.ok and os.path.dirname(out.job.glb_path) == str(folder)

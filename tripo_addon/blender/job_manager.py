@@ -85,8 +85,6 @@ class JobManager:
         stop = threading.Event()
         client = settings.client(stop=stop)  # raises NoApiKey before any thread starts
         run_settings = settings.run_settings()
-        if settings.download_dir:
-            run_settings.downloads_dir = settings.download_dir
         worker_job = Job.from_dict(job.to_dict())  # the worker owns its own copy
 
         def post(j: Job, event: str) -> None:

@@ -39,7 +39,7 @@ class Settings:
         )
 
     def run_settings(self) -> RunSettings:
-        return RunSettings(poll_interval=self.poll_interval)
+        return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir)
 
 
 def addon_preferences():
