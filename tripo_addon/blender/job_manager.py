@@ -146,6 +146,16 @@ class JobManager:
         deadline = time.monotonic() + timeout
         for thread in list(self.threads.values()):
             thread.join(max(0.0, deadline - time.monotonic()))
+        # Ended workers give up their claim now (the add-on may be enabled again
+        # in this session); one still blocked in a socket keeps it until it ends.
+        for job_id, thread in list(self.threads.items()):
+            if not thread.is_alive():
+                self.threads.pop(job_id, None)
+                self.stops.pop(job_id, None)
+                self._release(job_id)
+        for job, _url in self.waiting:
+            self._release(job.id)
+        self.waiting.clear()
 
     # -- the main-thread side ---------------------------------------------------------
 
