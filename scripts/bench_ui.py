@@ -21,6 +21,12 @@ P1  main-thread stall: the longest gap of a 10 ms timer probe minus 10 ms,
     Also printed: the probe idle, the probe while only the sidebar is redrawn
     10x/s (the price of one redraw in this software-OpenGL window, with no
     add-on work), and the longest add-on timer tick (its own Python time).
+    Split of the same gaps: timestamps of every region's draw (POST_PIXEL
+    callbacks), of the add-on's panel draw(), ticks, operator and worker
+    events tell, per gap, which regions were redrawn and how much of it the
+    add-on's own work was (see explain_gaps in tests/gui/generate_gui.py);
+    "add-on attributable" is the largest such part, "no region redrawn" the
+    longest gap in which nothing was drawn at all.
 P2  over N jobs (poll interval 2 s), the median and max of
         seen_in_scene - completed_at - download_time - import_time
     where seen_in_scene is when a 10 ms watcher in Blender first sees an object
@@ -153,6 +159,8 @@ def main() -> int:
 
     probe = res["job1_probe"]
     warm = res["job2_probe"]
+    ex1, ex2, exb = probe["explain"], warm["explain"], res["baseline"]["explain"]
+    ref_sb = res["redraw_probe"]["sidebar"]
     p1 = probe["p1"]["stall_ms"]
     p1_warm = warm["p1"]["stall_ms"]
     base = res["baseline"]["stall_ms"]
@@ -167,6 +175,24 @@ def main() -> int:
         "P1_warm_stall_ms": p1_warm,
         "P1_warm_ratio_baseline_over_addon": round(base / p1_warm, 1) if p1_warm > 0 else None,
         "P1_target_ms": 5.0,
+        # The same gaps, split between the add-on and Blender's own redraw
+        # (tests/gui/generate_gui.py explain_gaps): per gap, the add-on's own
+        # Python time (panel draw(), timer tick, operator) plus its sidebar's
+        # layout/draw time beyond the no-job reference redraws; a gap in which
+        # no region was drawn counts whole.
+        "P1_addon_attributable_ms": ex1["attributable_ms"],
+        "P1_warm_addon_attributable_ms": ex2["attributable_ms"],
+        "P1_baseline_attributable_ms": exb["attributable_ms"],
+        "P1_longest_gap_without_redraw_ms": ex1["no_redraw_stall_ms"],
+        "P1_warm_longest_gap_without_redraw_ms": ex2["no_redraw_stall_ms"],
+        "P1_explain": {
+            "job1_longest_gaps": ex1["longest"], "job1_most_attributable": ex1["most_attributable"],
+            "job2_longest_gaps": ex2["longest"], "job2_most_attributable": ex2["most_attributable"],
+            "reference_sidebar_redraw": ref_sb, "job1_sidebar_redraws": probe["sidebar_redraws"],
+            "job2_sidebar_redraws": warm["sidebar_redraws"],
+            "reference_redraw_probe_attributable_ms": res["redraw_probe"]["explain"]["attributable_ms"],
+            "job_icon_source": [res["click"].get("job_icon_source"), res["click_job2"].get("job_icon_source")],
+        },
         "P1_warm_detail": {
             "submit_poll_stall_ms": warm["submit_poll"]["stall_ms"],
             "download_stall_ms": warm["download"]["stall_ms"],
@@ -251,6 +277,32 @@ def main() -> int:
           f"{', '.join(f'{e[2]} {e[0]:.2f}' for e in d['job_events_s'] if e[1] != 'progress')}")
     print(f"  longest gaps from the import tick on (tick + first draw of the model) [ms, s]: "
           f"{d['import_gap_ms'][:3]}")
+    print()
+    print(f"{'  split: add-on part vs Blender redraw of the same gaps':58} {'value':>12}")
+    print(f"{'  raw P1 (above), 1st job / 2nd job':58} {p1:>5.1f} / {p1_warm:.1f} ms")
+    print(f"{'  add-on attributable, 1st job / 2nd job':58} "
+          f"{ex1['attributable_ms']:>5.1f} / {ex2['attributable_ms']:.1f} ms")
+    print(f"{'  naive blocking get: raw / attributable':58} {base:>5.1f} / {exb['attributable_ms']:.1f} ms")
+    print(f"{'  longest gap with no region redrawn, 1st / 2nd job':58} "
+          f"{ex1['no_redraw_stall_ms']:>5.1f} / {ex2['no_redraw_stall_ms']:.1f} ms")
+    print(f"{'  gaps with a redraw / all gaps (1st job)':58} {ex1['gaps_with_redraw']:>5} / {ex1['gaps']}")
+    print(f"  sidebar redraw (its layout + draw, ms; p50/max): no-job reference "
+          f"{ref_sb['region_ms_p50']}/{ref_sb['region_ms_max']} (panels' draw() {ref_sb['panels_draw_ms_p50']}); "
+          f"during job 1 {probe['sidebar_redraws']['region_ms_p50']}/{probe['sidebar_redraws']['region_ms_max']} "
+          f"(draw() {probe['sidebar_redraws']['panels_draw_ms_p50']})")
+    for label, ex in (("1st", ex1), ("2nd", ex2)):
+        g = ex["longest"][0] if ex["longest"] else None
+        if g:
+            regions = ", ".join(f"{k}" + (f" x{v}" if v > 1 else "") for k, v in g["regions_drawn"].items()) or "none"
+            own = sum(g["addon_python_ms"].values())
+            print(f"  longest gap, {label} job: {g['gap_ms']} ms at {g['at_s']} s; add-on Python {own:.2f} ms; "
+                  f"regions drawn: {regions}")
+        m = ex["most_attributable"][0] if ex["most_attributable"] else None
+        if m:
+            print(f"  most add-on time in one gap, {label} job: {m['attributable_ms']} ms of a {m['gap_ms']} ms gap "
+                  f"at {m['at_s']} s (Python {m['addon_python_ms']}, sidebar beyond reference "
+                  f"{m['sidebar_beyond_reference_ms']} ms)")
+    print(f"  job thumbnails from: {', '.join(str(x) for x in figures['P1_explain']['job_icon_source'])}")
     print(f"{'  target':58} {'<= 5.0':>9} ms")
     print()
     print(f"P2  object in scene - completed_at - download - import, {len(rows)} jobs, poll {POLL_INTERVAL:g} s")

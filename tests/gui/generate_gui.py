@@ -175,6 +175,120 @@ def gap_stats(probe: StampedProbe, t_from: float, t_to: float,
     }
 
 
+#: Timeline spans that are the add-on's own Python time on the main thread
+#: (they never nest in one another: panels draw, timers tick, operators run).
+ADDON_KINDS = ("draw", "tick", "op")
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def sidebar_redraws(t_from: float, t_to: float, space: str = "IMAGE_EDITOR") -> list[dict]:
+    """Each redraw of ``space``'s sidebar that ended in [t_from, t_to]: from the
+    first add-on panel draw() (the region's layout) to the region's
+    POST_PIXEL callback (its draw done), and how much of it was the panels'
+    Python draw(). The rest is Blender laying out and drawing the buttons."""
+    ends = sorted(p for k, n, p in REC.marks if k == "region" and n == f"{space}/UI")
+    draws = sorted((p0, p1) for k, n, p0, p1 in REC.spans if k == "draw" and n.startswith(space + "/"))
+    out, prev, i = [], float("-inf"), 0
+    for end in ends:
+        mine = []
+        while i < len(draws) and draws[i][0] < end:
+            if draws[i][0] > prev:
+                mine.append(draws[i])
+            i += 1
+        if mine and t_from <= end <= t_to:
+            out.append({"start": mine[0][0], "end": end, "ms": (end - mine[0][0]) * 1000,
+                        "draw_ms": sum(b - a for a, b in mine) * 1000})
+        prev = end
+    return out
+
+
+def sidebar_reference(t_from: float, t_to: float) -> dict:
+    """Sidebar redraw durations with no add-on work but the panels' draw()."""
+    rd = sidebar_redraws(t_from, t_to)
+    blender = sorted(r["ms"] - r["draw_ms"] for r in rd)
+    total = sorted(r["ms"] for r in rd)
+    draw = sorted(r["draw_ms"] for r in rd)
+
+    def med(v):
+        return round(v[len(v) // 2], 2) if v else None
+
+    return {"redraws": len(rd), "region_ms_p50": med(total), "region_ms_max": round(max(total), 2) if total else None,
+            "panels_draw_ms_p50": med(draw), "blender_part_ms_p50": med(blender),
+            "blender_part_ms_max": round(max(blender), 2) if blender else None}
+
+
+def explain_gaps(probe: StampedProbe, t_from: float, t_to: float, exclude: list[tuple[float, float]],
+                 ref_blender_ms: float | None, top: int = 6) -> dict:
+    """What happened inside each probe gap (same gaps as gap_stats), and the
+    part of each stall the add-on accounts for:
+
+    * a gap in which no region of the window was drawn: the whole stall
+      (nothing but event handling and timers ran: charged to the add-on);
+    * a gap with redraws: the add-on's own Python time in it (panel draw(),
+      its timer tick, its operator) plus, for each sidebar redraw in it, the
+      part of Blender's layout/draw of the sidebar beyond the median of the
+      no-job reference redraws (``ref_blender_ms``: more boxes, icons,
+      thumbnails built while drawing). The rest (the other regions and the
+      window's composite and buffer swap) is Blender's redraw.
+    """
+    ref = ref_blender_ms or 0.0
+    sb = sidebar_redraws(t_from - 1.0, t_to + 1.0)
+    rows = []
+    for a, b in probe.intervals():
+        if b < t_from or a > t_to or any(a < e1 and b > e0 for e0, e1 in exclude):
+            continue
+        stall = max(0.0, (b - a) - probe.interval) * 1000
+        addon = {k: 0.0 for k in ADDON_KINDS}
+        draws = []
+        for k, n, p0, p1 in REC.spans:
+            if p1 < a or p0 > b:
+                continue
+            ov = _overlap(a, b, p0, p1) * 1000
+            if k in addon:
+                addon[k] += ov
+            if k == "draw":
+                draws.append([n, round((p1 - p0) * 1000, 2)])
+        regions: dict[str, int] = {}
+        for k, n, p in REC.marks:
+            if k == "region" and a < p < b:
+                regions[n] = regions.get(n, 0) + 1
+        sidebars = [r for r in sb if a < r["end"] < b]
+        extra = sum(max(0.0, r["ms"] - r["draw_ms"] - ref) for r in sidebars)
+        own = sum(addon.values())
+        attributable = min(stall, own + extra) if regions else stall
+        rows.append({
+            "gap_ms": round((b - a) * 1000, 1), "stall_ms": round(stall, 1), "at_s": round(a - t_from, 3),
+            "attributable_ms": round(attributable, 2),
+            "addon_python_ms": {k: round(v, 2) for k, v in addon.items()},
+            "sidebar_redraws": [[round(r["ms"], 1), round(r["draw_ms"], 2)] for r in sidebars],
+            "sidebar_beyond_reference_ms": round(extra, 2),
+            "regions_drawn": regions,
+            "panel_draws": draws[:8],
+            "reports": [[n, round((p1 - p0) * 1000, 2)] for k, n, p0, p1 in REC.spans
+                        if k == "report" and a <= p0 <= b],
+            "worker_events_ms_into_gap": [[n, round((p - a) * 1000, 1)] for k, n, p in REC.marks
+                                          if k == "worker" and a < p < b],
+            "redraw_tags": sum(1 for k, n, p in REC.marks if k == "tag" and a < p < b),
+        })
+    no_redraw = [r for r in rows if not r["regions_drawn"]]
+    worst_attr = max(rows, key=lambda r: r["attributable_ms"]) if rows else None
+    worst_plain = max(no_redraw, key=lambda r: r["stall_ms"]) if no_redraw else None
+    return {
+        "attributable_ms": worst_attr["attributable_ms"] if worst_attr else 0.0,
+        "attributable_at_s": worst_attr["at_s"] if worst_attr else None,
+        "no_redraw_stall_ms": worst_plain["stall_ms"] if worst_plain else 0.0,
+        "no_redraw_stall_at_s": worst_plain["at_s"] if worst_plain else None,
+        "gaps_with_redraw": len(rows) - len(no_redraw),
+        "gaps": len(rows),
+        "reference_sidebar_blender_ms": round(ref, 2),
+        "longest": sorted(rows, key=lambda r: -r["gap_ms"])[:top],
+        "most_attributable": sorted(rows, key=lambda r: -r["attributable_ms"])[:3],
+    }
+
+
 def addon():
     """The installed add-on's modules."""
     import importlib
@@ -199,6 +313,17 @@ class Recorder:
         self.tick_count = 0
         self.operator_ms: list[dict] = []  # main-thread time of each tripo3d.generate call
         self.max_tick_ms = 0.0             # longest tick that imported nothing
+        # Timeline (perf_counter), for explaining probe gaps:
+        #   spans: [kind, name, p0, p1]; kinds "draw" (a Tripo3D panel's draw(),
+        #   name "SPACE/panel"), "tick" (manager.tick), "op" (Generate invoke),
+        #   "report" (manager.report, inside a tick or an operator)
+        #   marks: [kind, name, p]; kinds "region" (a region finished drawing:
+        #   POST_PIXEL callback or header draw, name "SPACE/REGION"),
+        #   "worker" (a worker thread put an event on the queue), "tag" (the
+        #   add-on's redraw() tagged the sidebars)
+        self.spans: list[list] = []
+        self.marks: list[list] = []
+        self._draw_handles: list = []
 
     def install(self) -> None:
         mods = addon()
@@ -218,6 +343,7 @@ class Recorder:
                 imported = [jid for jid, j in manager.jobs.items()
                             if j.state in (State.IMPORTED, State.IMPORT_FAILED) and before.get(jid) != j.state]
                 rec.tick_count += 1
+                rec.spans.append(["tick", "manager.tick", p0, p1])
                 if imported:
                     rec.import_spans.append((p0, p1))
                 else:
@@ -255,13 +381,96 @@ class Recorder:
             try:
                 return orig_invoke(self, context, event)
             finally:
-                rec.operator_ms.append({"p0": p0, "ms": round((time.perf_counter() - p0) * 1000, 2),
-                                        "via": "invoke"})
+                p1 = time.perf_counter()
+                rec.operator_ms.append({"p0": p0, "ms": round((p1 - p0) * 1000, 2), "via": "invoke"})
+                rec.spans.append(["op", "generate.invoke", p0, p1])
 
         op_cls.invoke = timed_invoke
 
         mods["ui"].TRIPO3D_PT_jobs_image.append(draw_hook)
         mods["ui"].TRIPO3D_PT_jobs_view3d.append(draw_hook)
+        self.install_timeline(mods)
+
+    def install_timeline(self, mods) -> None:
+        """Timestamps for explaining probe gaps: every draw() of the add-on's
+        panels (timed), the end of each region's draw in the window, worker
+        events as the worker posts them, redraw tags and reports."""
+        rec = self
+        ui_mod, jm = mods["ui"], mods["jm"]
+        mgr = jm.manager
+        pc = time.perf_counter
+
+        def timed_draw(cls, orig):
+            space = cls.bl_space_type
+            short = cls.__name__.replace("TRIPO3D_PT_", "")
+
+            def draw(self, context):
+                p0 = pc()
+                try:
+                    return orig(self, context)
+                finally:
+                    rec.spans.append(["draw", f"{space}/{short}", p0, pc()])
+            return draw
+
+        for cls in (ui_mod.TRIPO3D_PT_generate_image, ui_mod.TRIPO3D_PT_jobs_image,
+                    ui_mod.TRIPO3D_PT_generate_view3d, ui_mod.TRIPO3D_PT_jobs_view3d):
+            cls.draw = timed_draw(cls, cls.draw)
+
+        def region_mark(name):
+            def cb():
+                rec.marks.append(["region", name, pc()])
+            return cb
+
+        T = bpy.types
+        for space_name, space_cls, regions in (
+                ("IMAGE_EDITOR", T.SpaceImageEditor, ("WINDOW", "UI", "HEADER", "TOOLS")),
+                ("VIEW_3D", T.SpaceView3D, ("WINDOW", "UI", "HEADER", "TOOLS")),
+                ("OUTLINER", T.SpaceOutliner, ("WINDOW", "HEADER")),
+                ("PROPERTIES", T.SpaceProperties, ("WINDOW", "HEADER", "NAVIGATION_BAR")),
+                ("DOPESHEET", T.SpaceDopeSheetEditor, ("WINDOW", "HEADER")),
+                ("INFO", T.SpaceInfo, ("WINDOW", "HEADER"))):
+            for region in regions:
+                try:
+                    h = space_cls.draw_handler_add(region_mark(f"{space_name}/{region}"), (), region,
+                                                   "POST_PIXEL")
+                    self._draw_handles.append((space_cls, h, region))
+                except Exception:  # noqa: BLE001 (a region type without callbacks)
+                    pass
+        for name, header in (("STATUSBAR/HEADER", getattr(T, "STATUSBAR_HT_header", None)),
+                             ("TOPBAR/HEADER", getattr(T, "TOPBAR_HT_upper_bar", None))):
+            if header is not None:
+                header.append(lambda _self, _ctx, _n=name: rec.marks.append(["region", _n, pc()]))
+
+        # Worker side: when each event is posted (worker thread; list.append is atomic).
+        q_put = mgr.events.put
+
+        def put(item, *a, **kw):
+            try:
+                rec.marks.append(["worker", f"{item[0][:6]}:{item[1]}", pc()])
+            except Exception:  # noqa: BLE001
+                pass
+            return q_put(item, *a, **kw)
+
+        mgr.events.put = put
+
+        orig_redraw = jm.redraw
+
+        def redraw_wrapper(*a, **kw):
+            rec.marks.append(["tag", "redraw()", pc()])
+            return orig_redraw(*a, **kw)
+
+        jm.redraw = redraw_wrapper   # tick/import_now look the module global up at each call
+
+        orig_report = mgr.report
+
+        def report_wrapper(level, text):
+            p0 = pc()
+            try:
+                return orig_report(level, text)
+            finally:
+                rec.spans.append(["report", level, p0, pc()])
+
+        mgr.report = report_wrapper
 
     def phase_times(self, job_id: str) -> dict:
         """perf_counter times the main thread first saw each state of a job."""
@@ -559,6 +768,10 @@ def step_idle_probe(run: gl.StepRunner):
     probe.stop()
     run.result["redraw_probe"] = gap_stats(probe, t0, t1, [])
     run.result["redraw_probe"]["redraws_requested"] = count[0]
+    # How long one sidebar redraw takes, and how much of it is Blender's.
+    run.result["redraw_probe"]["sidebar"] = sidebar_reference(t0, t1)
+    run.result["redraw_probe"]["explain"] = explain_gaps(
+        probe, t0, t1, [], run.result["redraw_probe"]["sidebar"]["blender_part_ms_p50"])
 
 
 #: Per clicked job ("job1", bench: "job2"): id, probe, click time.
@@ -607,6 +820,10 @@ def make_click_step(slot: str, image_path: str | None = None):
         click["press_event"] = press
         click["last_registered_operator"] = wm_ops[-1] if wm_ops else None
         click["job_origin"] = mgr.jobs[jid].origin
+        # Where the job's thumbnail came from (the add-on makes it in the
+        # operator) and the sidebar's tab as the add-on's redraw() sees it.
+        click["job_icon_source"] = getattr(addon()["ui"], "job_icon_sources", {}).get(jid)
+        click["sidebar_category"] = getattr(ui, "active_panel_category", None)
         if click["method"] == "xdotool":
             click["hit_button"] = (
                 press is not None
@@ -658,6 +875,9 @@ def make_wait_step(slot: str):
             "import_and_after": gap_stats(probe, t_imp, t_end, []),
             "through_end_excluding_import_tick": gap_stats(probe, t0, t_end, imports),
             "import_ticks_ms": [round((b - a) * 1000, 1) for a, b in imports],
+            "explain": explain_gaps(probe, t0, t_imp, imports,
+                                    run.result.get("redraw_probe", {}).get("sidebar", {}).get("blender_part_ms_p50")),
+            "sidebar_redraws": sidebar_reference(t0, t_imp),
             "phases_s": {k: round(v - t0, 3) for k, v in phases.items()},
             "events_s": [[round(e["p"] - t0, 3), e["event"], e["state"]] for e in REC.events
                          if e["job"] == info["id"] and e["event"] != "progress"],
@@ -805,6 +1025,8 @@ def step_baseline(run: gl.StepRunner):
     t1 = time.perf_counter()
     probe.stop()
     stats = gap_stats(probe, t0, t1, [])
+    stats["explain"] = explain_gaps(probe, t0, t1, [],
+                                    run.result.get("redraw_probe", {}).get("sidebar", {}).get("blender_part_ms_p50"))
     stats["download_s"] = round(box["p1"] - box["p0"], 3)
     stats["bytes"] = box["bytes"]
     stats["http_status"] = box["status"]

@@ -295,9 +295,16 @@ class JobManager:
             time.sleep(0.05)
 
 
+#: The sidebar tab of the add-on's panels (ui.CATEGORY).
+CATEGORY = "Tripo3D"
+
+
 def redraw() -> None:
     """Redraw the sidebars that show the job list (only them: tagging the whole
-    area would redraw every 3D Viewport's scene at each progress step)."""
+    area would redraw every 3D Viewport's scene at each progress step), and
+    only those open on the add-on's tab: a sidebar showing another tab has
+    nothing of ours to update, and each redraw costs the whole window a
+    refresh."""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
         return
@@ -305,7 +312,8 @@ def redraw() -> None:
         for area in window.screen.areas:
             if area.type in ("VIEW_3D", "IMAGE_EDITOR"):
                 for region in area.regions:
-                    if region.type == "UI":
+                    if region.type == "UI" and region.width > 1 and getattr(
+                            region, "active_panel_category", CATEGORY) in (CATEGORY, "UNSUPPORTED"):
                         region.tag_redraw()
 
 
