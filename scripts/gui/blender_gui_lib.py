@@ -761,6 +761,8 @@ class UIProbe:
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
         self.gaps: list[float] = []
+        #: perf_counter() of every tick (and of start/stop), to place gaps in time.
+        self.stamps: list[float] = []
         self.running = False
         self._last: float | None = None
         self._started: float | None = None
@@ -771,6 +773,8 @@ class UIProbe:
             self.running = True
             self._last = time.perf_counter()
             self._started = self._last
+            if not self.stamps:
+                self.stamps.append(self._last)
             if not bpy.app.timers.is_registered(self._tick):
                 bpy.app.timers.register(self._tick, first_interval=self.interval,
                                         persistent=True)
@@ -780,7 +784,9 @@ class UIProbe:
         """Stop recording (the timer unregisters itself on its next tick)."""
         if self.running and self._last is not None:
             # Count the time since the last tick as a gap too.
-            self.gaps.append(time.perf_counter() - self._last)
+            now = time.perf_counter()
+            self.gaps.append(now - self._last)
+            self.stamps.append(now)
         self.running = False
         try:
             if bpy.app.timers.is_registered(self._tick):
@@ -792,6 +798,7 @@ class UIProbe:
     def reset(self) -> UIProbe:
         self.gaps = []
         self._last = time.perf_counter() if self.running else None
+        self.stamps = [self._last] if self._last is not None else []
         self._started = self._last
         return self
 
@@ -801,8 +808,13 @@ class UIProbe:
         now = time.perf_counter()
         if self._last is not None:
             self.gaps.append(now - self._last)
+        self.stamps.append(now)
         self._last = now
         return self.interval
+
+    def intervals(self) -> list[tuple[float, float]]:
+        """(start, end) of every gap, on the perf_counter clock."""
+        return list(zip(self.stamps[:-1], self.stamps[1:], strict=True))
 
     @property
     def max_gap(self) -> float:

@@ -100,45 +100,9 @@ atexit.register(_exit_marker)
 
 
 # ----------------------------------------------------------------- helpers ---
-class StampedProbe(gl.UIProbe):
-    """UIProbe that also keeps each tick's perf_counter time, so a gap can be
-    placed on the same clock as the import ticks."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        super().__init__(interval)
-        self.stamps: list[float] = []
-
-    def start(self):
-        super().start()
-        if not self.stamps and self._last is not None:
-            self.stamps.append(self._last)
-        return self
-
-    def _tick(self):
-        if not self.running:
-            return None
-        now = time.perf_counter()
-        if self._last is not None:
-            self.gaps.append(now - self._last)
-        self.stamps.append(now)
-        self._last = now
-        return self.interval
-
-    def stop(self):
-        if self.running and self._last is not None:
-            now = time.perf_counter()
-            self.gaps.append(now - self._last)
-            self.stamps.append(now)
-        self.running = False
-        try:
-            if bpy.app.timers.is_registered(self._tick):
-                bpy.app.timers.unregister(self._tick)
-        except Exception:
-            pass
-        return self
-
-    def intervals(self) -> list[tuple[float, float]]:
-        return list(zip(self.stamps[:-1], self.stamps[1:], strict=True))
+# The probe keeps each tick's perf_counter time, so a gap can be placed on
+# the same clock as the import ticks.
+StampedProbe = gl.UIProbe
 
 
 def gap_stats(probe: StampedProbe, t_from: float, t_to: float,
