@@ -295,7 +295,7 @@ class JobManager:
             time.sleep(0.05)
 
 
-#: The sidebar tab of the add-on's panels (ui.CATEGORY).
+#: The sidebar tab of the add-on's panels (ui.py uses it as bl_category).
 CATEGORY = "Tripo3D"
 
 

@@ -21,10 +21,9 @@ from ..core.planning import Decision, plan
 from . import settings as settings_mod
 from .image_source import prepare_datablock, prepare_source
 from .importer import ImportOptions
-from .job_manager import manager, redraw
+from .job_manager import CATEGORY, manager, redraw
 from .service import journal
 
-CATEGORY = "Tripo3D"
 CUSTOM = "CUSTOM"
 
 TEXTURE_ITEMS = [
