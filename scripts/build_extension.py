@@ -1,10 +1,18 @@
 """Build dist/tripo3d-<version>.zip with Blender's own extension tool, then validate it.
 
-    python scripts/build_extension.py [--blender-ext PATH]
+    python scripts/build_extension.py [--out-dir DIR] [--repo-dir DIR] [--version X.Y.Z] [--blender-ext PATH]
 
 The repository keeps the manifest at its root and the code in tripo_addon/;
-an extension zip needs both at its top level, so they are staged first.
-The tool comes from the PyPI bpy module (or --blender-ext).
+an extension zip needs both at its top level, so they are staged first. The
+pinned pure-Python wheels of wheels.lock (requests and its dependencies) go
+into the staged wheels/ folder and the staged manifest's ``wheels`` list; the
+repository's own manifest never lists them and git never holds them.
+
+--repo-dir DIR also puts the zip in DIR and writes DIR/index.json (and
+index.html) with Blender's ``server-generate``: DIR can then be served by any
+static web server as an extension repository that Blender updates from.
+--version builds the same code under another manifest version (for testing
+updates). The tool comes from the PyPI bpy module (or --blender-ext).
 """
 
 from __future__ import annotations
@@ -12,10 +20,15 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundled_wheels import WheelError, ensure_wheels, manifest_with_wheels  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,34 +46,78 @@ def find_blender_ext() -> str:
     return sorted(hits)[-1]
 
 
-def build(blender_ext: str | None = None, out_dir: str | None = None) -> str:
+def _stage(stage: str, version: str | None) -> dict:
+    """Copy the extension's files into ``stage`` with the wheels; returns the staged manifest."""
+    for name in ("LICENSE",):
+        if os.path.exists(os.path.join(REPO, name)):
+            shutil.copy2(os.path.join(REPO, name), stage)
+    shutil.copytree(os.path.join(REPO, "tripo_addon"), stage, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    wheel_dir = os.path.join(stage, "wheels")
+    os.makedirs(wheel_dir)
+    names = []
+    for path in ensure_wheels():
+        shutil.copy2(path, wheel_dir)
+        names.append(os.path.basename(path))
+    with open(os.path.join(REPO, "blender_manifest.toml"), encoding="utf-8") as fh:
+        text = manifest_with_wheels(fh.read(), names)
+    if version:
+        text, count = re.subn(r'^version\s*=\s*"[^"]*"', f'version = "{version}"', text, count=1, flags=re.MULTILINE)
+        if count != 1:
+            raise WheelError("the manifest has no version line to replace")
+    with open(os.path.join(stage, "blender_manifest.toml"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return tomllib.loads(text)
+
+
+def build(blender_ext: str | None = None, out_dir: str | None = None, version: str | None = None,
+          repo_dir: str | None = None) -> str:
+    """Build, validate and return the zip's path; with ``repo_dir`` also publish it there."""
     tool = blender_ext or find_blender_ext()
     out_dir = out_dir or os.path.join(REPO, "dist")
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tripo3d-build-") as stage:
-        shutil.copy2(os.path.join(REPO, "blender_manifest.toml"), stage)
-        for name in ("LICENSE",):
-            if os.path.exists(os.path.join(REPO, name)):
-                shutil.copy2(os.path.join(REPO, name), stage)
-        shutil.copytree(os.path.join(REPO, "tripo_addon"), stage, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        subprocess.run([sys.executable, tool, "build", "--source-dir", stage, "--output-dir", out_dir],
+        manifest = _stage(stage, version)
+        zip_path = os.path.join(out_dir, f"{manifest['id']}-{manifest['version']}.zip")
+        subprocess.run([sys.executable, tool, "build", "--source-dir", stage, "--output-filepath", zip_path],
                        check=True)
-    zips = sorted(glob.glob(os.path.join(out_dir, "tripo3d-*.zip")), key=os.path.getmtime)
-    zip_path = zips[-1]
     subprocess.run([sys.executable, tool, "validate", zip_path], check=True)
+    if repo_dir:
+        publish(zip_path, repo_dir, tool, manifest["id"])
     return zip_path
+
+
+def publish(zip_path: str, repo_dir: str, tool: str, ext_id: str) -> str:
+    """Put the zip in ``repo_dir`` and regenerate its index.json; returns the index path.
+
+    Older zips of this extension are moved out of the listing into old/ (one
+    entry per id keeps the index unambiguous; the old files stay for rollback)."""
+    os.makedirs(repo_dir, exist_ok=True)
+    target = os.path.join(repo_dir, os.path.basename(zip_path))
+    for old in glob.glob(os.path.join(repo_dir, f"{ext_id}-*.zip")):
+        if os.path.abspath(old) != os.path.abspath(target):
+            os.makedirs(os.path.join(repo_dir, "old"), exist_ok=True)
+            os.replace(old, os.path.join(repo_dir, "old", os.path.basename(old)))
+    if os.path.abspath(zip_path) != os.path.abspath(target):
+        shutil.copy2(zip_path, target)
+    subprocess.run([sys.executable, tool, "server-generate", "--repo-dir", repo_dir, "--html"], check=True)
+    return os.path.join(repo_dir, "index.json")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blender-ext", help="path to Blender's blender_ext.py")
     ap.add_argument("--out-dir", help="where the zip goes (default dist/)")
+    ap.add_argument("--repo-dir", help="also publish the zip there with an index.json for Blender to update from")
+    ap.add_argument("--version", help="build under this manifest version instead of the repository's")
     args = ap.parse_args()
     try:
-        path = build(args.blender_ext, args.out_dir)
+        path = build(args.blender_ext, args.out_dir, args.version, args.repo_dir)
     except subprocess.CalledProcessError as exc:
         print(f"error: the extension tool failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    except WheelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(path)
     return 0

@@ -20,6 +20,7 @@ Stdlib + Pillow only.  Usable in-process::
 or out of process::
 
     python scripts/gateway_sim.py --port 0       # prints "READY http://127.0.0.1:PORT"
+    python scripts/gateway_sim.py --model-style tripo   # GLBs shaped like real Tripo output
 
 Control routes (no key): GET /_sim/stats, GET /_sim/jobs, GET /_sim/config,
 POST /_sim/config (JSON object of SimConfig changes), POST /_sim/reset,
@@ -56,6 +57,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from glb_from_image import decode_image, glb_from_image  # noqa: E402
+from glb_tripo_like import tripo_like_glb  # noqa: E402
 
 MODEL_ID = "tripo3d-v2-5-413"
 SUBMIT_PATH = f"/{MODEL_ID}/v1/tripo3d-v2-5-request"
@@ -66,6 +68,9 @@ INVALID_HOST = "cdn.example.invalid"
 
 OUTCOMES = ("COMPLETED", "FAILED", "ERROR")
 OUTPUT_MODES = ("glb", "not_glb", "empty", "http_media", "multi", "redirect_http", "oversize")
+# "relief": a small card from glb_from_image.py; "tripo": shaped like real Tripo output
+# (50k triangles, three 4096^2 JPEG textures; glb_tripo_like.py, cached per picture).
+MODEL_STYLES = ("relief", "tripo")
 TERMINAL = ("COMPLETED", "FAILED", "ERROR")
 
 SUBMIT_FAULTS = ("429", "500", "502", "503", "drop_before_queue", "drop_after_queue", "slow_after_queue")
@@ -114,6 +119,8 @@ class SimConfig:
     seed: int = 0
     slow_seconds: float = 10.0          # sleep of the "slow"/"slow_after_queue" faults
     oversize_bytes: int = 300_000_000   # Content-Length announced by output_mode "oversize"
+    refuse_inline: bool = False         # 400 (nothing charged) for data: URIs, like a URL-only gateway
+    model_style: str = "relief"         # see MODEL_STYLES; texture_size/noise apply to "relief" only
 
 
 def _is_loopback_host(host: Optional[str]) -> bool:
@@ -168,6 +175,8 @@ def _validate_config(cfg: SimConfig) -> None:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     if cfg.output_mode not in OUTPUT_MODES:
         raise ValueError(f"output_mode must be one of {OUTPUT_MODES}")
+    if cfg.model_style not in MODEL_STYLES:
+        raise ValueError(f"model_style must be one of {MODEL_STYLES}")
     if not 1 <= int(cfg.texture_size) <= 8192:
         raise ValueError("texture_size must be between 1 and 8192")
     for name in ("queue_seconds", "processing_seconds", "download_rate", "latency",
@@ -193,6 +202,7 @@ class _Job:
         self.outcome = cfg.outcome
         self.outcome_error = cfg.outcome_error
         self.output_mode = cfg.output_mode
+        self.model_style = cfg.model_style
         self.texture_size = int(cfg.texture_size)
         self.noise = (self.texture_size >= 1024) if cfg.texture_noise is None else bool(cfg.texture_noise)
         self.oversize_bytes = int(cfg.oversize_bytes)
@@ -231,7 +241,10 @@ class _Job:
         with self._build_lock:
             if self._glb is None and self._build_error is None:
                 try:
-                    self._glb = glb_from_image(self.image, self.texture_size, noise=self.noise)
+                    if self.model_style == "tripo":
+                        self._glb = tripo_like_glb(self.image)
+                    else:
+                        self._glb = glb_from_image(self.image, self.texture_size, noise=self.noise)
                     img = decode_image(self.image)
                     img.thumbnail((256, 256))
                     buf = io.BytesIO()
@@ -508,6 +521,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             webhook_url = None
 
+        if cfg.refuse_inline and image_url.strip()[:5].lower() == "data:":
+            sim._count("inline_refused")
+            return self._bad("'image_url' must be a publicly accessible http(s) URL of the image.")
         try:
             image = sim._fetch_image(image_url.strip())
             decode_image(image)
@@ -815,6 +831,7 @@ class GatewaySimulator:
                     "status": status,
                     "outcome": j.outcome,
                     "output_mode": j.output_mode,
+                    "model_style": j.model_style,
                     "status_request_times": list(j.status_request_times),
                     "image_bytes_len": j.image_bytes_len,
                     "image_url": j.image_url if not j.image_url.startswith("data:")
@@ -841,7 +858,7 @@ class GatewaySimulator:
     def _reset_stats(self) -> None:
         s: Dict[str, Any] = {k: 0 for k in (
             "submits", "submit_attempts", "status_requests", "downloads", "downloads_completed",
-            "faults_injected", "webhooks_sent", "webhooks_failed", "asset_requests")}
+            "faults_injected", "webhooks_sent", "webhooks_failed", "asset_requests", "inline_refused")}
         for kind in sorted(set(SUBMIT_FAULTS + STATUS_FAULTS + DOWNLOAD_FAULTS)):
             s[f"fault_{kind}"] = 0
         s["faults_by_route"] = {r: {} for r in FAULT_KINDS}
@@ -1023,6 +1040,10 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument("--asset-dir", default=None, help="serve this directory's files at /assets/<name>")
     ap.add_argument("--config", default=None,
                     help="JSON object of SimConfig fields (or @FILE to read it from a file)")
+    ap.add_argument("--model-style", choices=MODEL_STYLES, default=None,
+                    help="relief (small, default) or tripo (shaped like real Tripo output)")
+    ap.add_argument("--refuse-inline", action="store_true",
+                    help="answer 400 to data: URIs, like a gateway that only fetches image addresses")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     return ap.parse_args(argv)
 
@@ -1048,7 +1069,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
     for name, value in (("api_key", args.key), ("queue_seconds", args.queue_seconds),
                         ("processing_seconds", args.processing_seconds),
-                        ("texture_size", args.texture_size), ("download_rate", args.download_rate)):
+                        ("texture_size", args.texture_size), ("download_rate", args.download_rate),
+                        ("refuse_inline", args.refuse_inline or None), ("model_style", args.model_style)):
         if value is not None:
             fields[name] = value
     if args.asset_dir and not os.path.isdir(args.asset_dir):

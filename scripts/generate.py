@@ -13,9 +13,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _args() -> list:
-    # Under the blender binary our arguments follow "--"; under python, all are ours.
+    # Under python every argument is ours, and "--" ends the options (so a file
+    # named "-x.png" can follow it). Under the blender binary, sys.argv is
+    # Blender's own command line: ours are the ones after its first "--".
     argv = sys.argv
-    return argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
+    if argv and os.path.realpath(argv[0]) == os.path.realpath(__file__):
+        return argv[1:]
+    return argv[argv.index("--") + 1:] if "--" in argv else []
 
 
 def main() -> int:

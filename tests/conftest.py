@@ -74,3 +74,29 @@ def image_files(tmp_path):
     bad.write_text("this is not an image\n")
     out["bad"] = str(bad)
     return out
+
+
+# --- a real S3 server (SeaweedFS) for the storage route ---------------------------
+
+@pytest.fixture(scope="session")
+def seaweed():
+    """One SeaweedFS S3 server on loopback for the whole session (starts in ~4 s).
+    ``seaweed.endpoint``, ``.list_keys(bucket)``, ``.create_bucket(name)``; see tests/s3server.py."""
+    from s3server import SeaweedS3
+
+    with SeaweedS3() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(seaweed):
+    """A fresh, empty bucket on ``seaweed``, as the admin identity's StorageConfig
+    (``dataclasses.replace`` it for other keys, prefixes or lifetimes)."""
+    import uuid
+
+    from tripo_addon.core.storage import StorageConfig
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    seaweed.create_bucket(name)
+    yield StorageConfig(bucket=name, endpoint=seaweed.endpoint, region=seaweed.region,
+                        access_key_id=seaweed.access_key_id, secret_access_key=seaweed.secret_access_key)

@@ -11,9 +11,9 @@ _registered: list = []
 
 
 def _modules():
-    from .blender import preferences, ui
+    from .blender import preferences, storage_ops, ui
 
-    return [preferences, ui]
+    return [preferences, ui, storage_ops]
 
 
 def register() -> None:

@@ -25,7 +25,7 @@ def generate(source: str = "", *, texture: str = "", texture_alignment: str = ""
     import bpy
 
     from .blender.job_manager import manager
-    from .blender.ui import start_generate
+    from .blender.generate import start_generate
 
     job, note = start_generate(context or bpy.context, source, {
         "texture": texture, "texture_alignment": texture_alignment, "orientation": orientation,

@@ -27,12 +27,14 @@ SUITE=trixie
 # imagemagick: `import -window root` screenshots; xdotool: synthetic clicks/keys;
 # fonts-dejavu-core: a fallback font for ImageMagick/X (Blender ships its own);
 # ca-certificates: lets the add-on talk HTTPS if a test ever needs it;
-# python3-requests: the add-on's gateway client (Debian's blender, unlike the
-# blender.org builds, uses the system Python and does not pull it in);
-# python3-numpy: Blender's own glTF importer needs it (likewise only recommended).
-# (tests/gui/gui_host.py ensure_chroot() installs the last two into older chroots.)
+# python3-numpy: Blender's own glTF importer needs it (Debian's blender uses the
+# system Python and only recommends it).
+# No python3-requests, as with `apt install blender`: the extension zip brings
+# its own (wheels). tests/gui/gui_host.py ensure_chroot() installs numpy into
+# older chroots and removes requests from them; system_requests() adds it back
+# for the one test that runs with it.
 PACKAGES="blender xvfb xauth libgl1-mesa-dri imagemagick xdotool fonts-dejavu-core ca-certificates"
-PACKAGES="$PACKAGES python3-requests python3-numpy"
+PACKAGES="$PACKAGES python3-numpy"
 PACKAGES="$PACKAGES ${TRIPO_GUI_EXTRA_PACKAGES:-}"
 
 log() { printf '[setup_blender_chroot] %s\n' "$*" >&2; }

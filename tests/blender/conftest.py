@@ -14,3 +14,28 @@ def blender(user_res):
     bpy.context.preferences.system.use_online_access = True
     yield bpy
     bpy.context.preferences.system.use_online_access = False
+
+
+# The PyPI bpy 4.2 module crashes (SIGSEGV) when the process exits after an
+# add-on registered panels: its C++ static destructors free Python classes
+# after Python has shut down. The results are in by then, so on 4.2 the session
+# ends the process itself with pytest's exit status, after Python's own exit
+# handlers ran.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if bpy.app.version[:2] == (4, 2) and _EXIT_STATUS:
+        import atexit
+        import os
+        import sys
+
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])

@@ -15,6 +15,9 @@ from tripo_addon.blender.importer import PROVENANCE_PREFIX, ImportOptions, impor
 from tripo_addon.core.errors import ImportFailed
 
 
+pytestmark = pytest.mark.matrix  # Blender's glTF importer differs between versions: run on every leg
+
+
 @pytest.fixture
 def glb(tmp_path):
     path = tmp_path / "model.glb"

@@ -40,6 +40,7 @@ def files_containing(root, needle: str) -> list[str]:
     return hits
 
 
+@pytest.mark.matrix
 def test_image_becomes_imported_model_with_provenance(env, image_files, user_res):
     out = generate_blocking(image_files["png"], settings=settings(), retry=fast_retry())
     assert out.ok, out.error
@@ -140,6 +141,7 @@ def test_no_key_sends_nothing(env, image_files, monkeypatch):
     assert env.stats()["submit_attempts"] == 0
 
 
+@pytest.mark.matrix
 def test_glb_the_importer_rejects_leaves_scene_unchanged(env, image_files):
     first = generate_blocking(image_files["webp"], settings=settings(), retry=fast_retry())
     assert first.ok

@@ -40,6 +40,7 @@ def ui(addon, blender, sim, monkeypatch):
     manager.tick()
 
 
+@pytest.mark.matrix
 def test_generate_operator_returns_at_once_then_model_arrives(ui, image_files):
     ui.configure(processing_seconds=1.0)
     objects_before = len(bpy.data.objects)

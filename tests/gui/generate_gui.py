@@ -528,6 +528,10 @@ def step_install(run: gl.StepRunner):
     run.check(PKG in enabled, f"{PKG} not enabled: {enabled!r}")
     mods = addon()
     run.result["extension_user_dir"] = mods["paths"].user_dir()
+    import requests   # the copy the add-on gets: in Debian's Blender without python3-requests, its wheels'
+
+    run.result["install"]["requests_file"] = requests.__file__
+    run.result["install"]["system_requests"] = os.path.isdir("/usr/lib/python3/dist-packages/requests")
     REC.install()
 
 

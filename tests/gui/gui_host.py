@@ -6,6 +6,7 @@ Blender (scripts/gui/run_blender_gui.sh), and checking what a run left behind.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -21,11 +22,17 @@ RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
 ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", "trixie")
 GENERATE_GUI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generate_gui.py")
 
-#: Python modules the add-on needs that Debian's blender package does not pull
-#: in (blender.org builds bundle both; Debian's uses the system Python and only
-#: recommends them): requests for the gateway client, numpy for Blender's own
-#: glTF importer.
-CHROOT_PYTHON_PACKAGES = {"requests": "python3-requests", "numpy": "python3-numpy"}
+#: Python modules Debian's blender package does not pull in (blender.org builds
+#: bundle them; Debian's uses the system Python and only recommends them) that
+#: the chroot must have: numpy, for Blender's own glTF importer.
+CHROOT_PYTHON_PACKAGES = {"numpy": "python3-numpy"}
+#: ...and the one it must NOT have, as after `apt install blender`: the
+#: extension zip carries requests as wheels. system_requests() adds it for the
+#: test that runs with it.
+SYSTEM_REQUESTS = ("requests", "python3-requests")
+#: Inside the chroot: the .deb files of python3-requests and its dependencies,
+#: kept after the first download so adding them again costs no network.
+REQUESTS_DEBS = "/var/cache/tripo-requests-debs"
 
 
 def why_not_runnable() -> str | None:
@@ -51,18 +58,74 @@ def chroot_python_dirs(root: str) -> list[str]:
     return [os.path.join(root, "usr", "lib", "python3", "dist-packages")]
 
 
+def _has_module(root: str, module: str) -> bool:
+    return any(os.path.isdir(os.path.join(d, module)) for d in chroot_python_dirs(root))
+
+
 def missing_chroot_packages(root: str) -> list[str]:
-    """Debian packages to install so the add-on's imports work in the chroot."""
-    missing = []
-    for module, package in CHROOT_PYTHON_PACKAGES.items():
-        if not any(os.path.isdir(os.path.join(d, module)) for d in chroot_python_dirs(root)):
-            missing.append(package)
-    return missing
+    """Debian packages to install so Blender's importer works in the chroot."""
+    return [package for module, package in CHROOT_PYTHON_PACKAGES.items() if not _has_module(root, module)]
+
+
+def has_system_requests(root: str = ROOT) -> bool:
+    return _has_module(root, SYSTEM_REQUESTS[0])
+
+
+def _apt_in_chroot(root: str, shell: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``shell`` as root in the chroot with proc/dev/sys bound, as
+    setup_blender_chroot.sh does: in a private mount namespace, unmounted by the trap."""
+    script = r'''set -e
+R="$1"; shift
+for d in proc dev sys; do mount --bind "/$d" "$R/$d"; done
+trap 'for d in sys dev proc; do umount "$R/$d" 2>/dev/null || umount -l "$R/$d" 2>/dev/null || true; done' EXIT
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+    chroot "$R" sh -c "$1"
+'''
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script,
+                           "_", root, shell], check=False, capture_output=True, text=True, timeout=timeout)
+
+
+def _apt_or_raise(root: str, shell: str, what: str) -> None:
+    res = _apt_in_chroot(root, shell)
+    if res.returncode != 0:
+        raise RuntimeError(f"could not {what} in the chroot:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+
+
+def set_system_requests(present: bool, root: str = ROOT) -> float:
+    """Install or remove the chroot's python3-requests (with the dependencies
+    it pulls in); returns the seconds it took. The .deb files are kept in the
+    chroot, so only the first install downloads anything."""
+    t0 = time.monotonic()
+    if present and not has_system_requests(root):
+        log(f"adding python3-requests to {root}")
+        _apt_or_raise(root, (
+            f"mkdir -p {REQUESTS_DEBS}/partial; opts='-o Dir::Cache::archives={REQUESTS_DEBS}'; "
+            f"ls {REQUESTS_DEBS}/python3-requests_*.deb >/dev/null 2>&1 || apt-get update -qq; "
+            f"apt-get install -y -qq --no-install-recommends $opts {SYSTEM_REQUESTS[1]} >/dev/null"),
+            "install python3-requests")
+    elif not present and has_system_requests(root):
+        log(f"removing python3-requests from {root}")
+        _apt_or_raise(root, f"apt-get purge -y -qq --autoremove {SYSTEM_REQUESTS[1]} >/dev/null",
+                      "remove python3-requests")
+    if has_system_requests(root) != present:
+        raise RuntimeError(f"python3-requests is still {'missing from' if present else 'in'} {root}")
+    return round(time.monotonic() - t0, 1)
+
+
+@contextlib.contextmanager
+def system_requests(root: str = ROOT):
+    """The chroot with python3-requests installed, removed again afterwards
+    (ensure_chroot() also removes it, should a run die in between)."""
+    seconds = set_system_requests(True, root)
+    try:
+        yield seconds
+    finally:
+        set_system_requests(False, root)
 
 
 def ensure_chroot(root: str = ROOT, timeout: float = 3600) -> dict:
-    """Build (or reuse) the chroot and make sure the add-on's Python
-    dependencies are there. Returns timings."""
+    """Build (or reuse) the chroot as a Debian user has it after `apt install
+    blender python3-numpy`: numpy there, requests not. Returns timings."""
     t0 = time.monotonic()
     proc = subprocess.run(["bash", SETUP, root], check=False, capture_output=True, text=True,
                           timeout=timeout)
@@ -74,21 +137,11 @@ def ensure_chroot(root: str = ROOT, timeout: float = 3600) -> dict:
     t1 = time.monotonic()
     if packages:
         log(f"installing {' '.join(packages)} in {root}")
-        # Same pattern as setup_blender_chroot.sh: private mount namespace,
-        # proc/dev/sys bound only for apt, unmounted by the trap.
-        script = r'''set -e
-R="$1"; shift
-for d in proc dev sys; do mount --bind "/$d" "$R/$d"; done
-trap 'for d in sys dev proc; do umount "$R/$d" 2>/dev/null || umount -l "$R/$d" 2>/dev/null || true; done' EXIT
-env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-    chroot "$R" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/var/log/tripo-apt-extra.log 2>&1 || { tail -n 30 /var/log/tripo-apt-extra.log; exit 1; }; apt-get clean' _ "$@"
-'''
-        res = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script,
-                              "_", root, *packages], check=False, capture_output=True, text=True,
-                             timeout=timeout)
-        if res.returncode != 0 or missing_chroot_packages(root):
-            raise RuntimeError(f"could not install {packages} in the chroot:\n{res.stdout[-3000:]}\n"
-                               f"{res.stderr[-3000:]}")
+        _apt_or_raise(root, "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                      f"{' '.join(packages)} >/dev/null && apt-get clean", f"install {packages}")
+        if missing_chroot_packages(root):
+            raise RuntimeError(f"{packages} still missing in the chroot after installing them")
+    set_system_requests(False, root)
     return {"setup_s": round(setup_s, 1), "extra_packages": packages,
             "extra_packages_s": round(time.monotonic() - t1, 1), "setup_log": proc.stderr[-2000:]}
 

@@ -1,13 +1,14 @@
 """GUI smoke script: runs INSIDE a windowed Blender under Xvfb.
 
     scripts/gui/run_blender_gui.sh --results OUT tests/gui/smoke_gui.py -- \
-        --out OUT [--extension ZIP --extension-id ID]
+        --out OUT [--extension ZIP --extension-id ID] [--addon-zip TRIPO3D_ZIP]
 
 Proves the harness works: timers fire, an image shows in an Image Editor with
 its sidebar on our own tab, screenshots are real, the UI probe measures, the
 computed screen coordinates are exact (pointer events), an xdotool click lands
-on a sidebar button, an xdotool key reaches Blender, and (optionally) an
-extension zip installs and enables. Writes OUT/smoke_result.json and PNGs.
+on a sidebar button, an xdotool key reaches Blender, (optionally) an
+extension zip installs and enables, and (optionally) the real tripo3d zip
+does too and the requests it gets works. Writes OUT/smoke_result.json and PNGs.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ parser = argparse.ArgumentParser(prog="smoke_gui.py")
 parser.add_argument("--out", default=None, help="results directory")
 parser.add_argument("--extension", default=None, help="extension zip to install")
 parser.add_argument("--extension-id", default=None, help="id in its blender_manifest.toml")
+parser.add_argument("--addon-zip", default=None,
+                    help="the real tripo3d zip: install it, enable it, and use the requests it gets")
 parser.add_argument("--probe-seconds", type=float, default=1.0)
 ARGS = parser.parse_args(gl.script_args())
 OUT = os.path.abspath(ARGS.out or gl.results_dir())
@@ -239,6 +242,62 @@ def step_extension(run: gl.StepRunner):
         run.check(module in enabled, f"{module} not enabled (enabled: {enabled!r})")
 
 
+ADDON_PKG = "bl_ext.user_default.tripo3d"
+HTTP_MODULES = ("requests", "urllib3", "idna", "certifi", "charset_normalizer")
+
+
+def _serve_json(payload: bytes) -> tuple[str, object]:
+    """A loopback HTTP server (stdlib only) answering every GET with ``payload``."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/probe.json", server
+
+
+def step_addon_zip(run: gl.StepRunner):
+    """The real extension zip in this Blender: it installs and enables, and the
+    requests it then gets (its wheels', or the system's python3-requests when
+    that is installed) loads and talks HTTP."""
+    if not ARGS.addon_zip:
+        run.result["addon"] = None
+        return
+    t0 = time.monotonic()
+    ret = bpy.ops.extensions.package_install_files(filepath=ARGS.addon_zip, repo="user_default",
+                                                   enable_on_install=True)
+    yield 0.5
+    info = {"operator_return": sorted(ret), "seconds": round(time.monotonic() - t0, 2),
+            "enabled": ADDON_PKG in bpy.context.preferences.addons,
+            "generate_op": hasattr(bpy.ops, "tripo3d") and hasattr(bpy.ops.tripo3d, "generate"),
+            "system_requests": os.path.isdir("/usr/lib/python3/dist-packages/requests"),
+            "wheels_dir": os.path.join(bpy.utils.user_resource("EXTENSIONS"), ".local")}
+    run.result["addon"] = info
+    run.check(info["enabled"], f"{ADDON_PKG} did not enable")
+    import requests   # the copy the add-on's own import gets
+
+    info["modules"] = {m: getattr(sys.modules.get(m), "__file__", None) for m in HTTP_MODULES}
+    info["requests_version"] = requests.__version__
+    url, server = _serve_json('{"word": "Grüße"}'.encode())
+    try:
+        answer = requests.get(url, timeout=10)
+        info["http"] = {"status": answer.status_code, "json": answer.json()}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def step_view3d(run: gl.StepRunner):
     area = gl.open_view3d(gl.find_area("IMAGE_EDITOR"))
     gl.show_sidebar(area)
@@ -257,7 +316,7 @@ def step_final(run: gl.StepRunner):
 
 gl.run_steps(
     [step_environment, step_image_editor, step_probe, step_pointer_coordinates,
-     step_click_button, step_key, step_extension, step_view3d, step_final],
+     step_click_button, step_key, step_extension, step_addon_zip, step_view3d, step_final],
     os.path.join(OUT, "smoke_result.json"),
     timeout=180.0,
 )

@@ -125,6 +125,15 @@ def test_run_passed_and_quit_cleanly(gui_run):
     assert not gh.chroot_mounts(), "mounts left behind"
 
 
+def test_debians_blender_without_python3_requests_runs_on_the_wheels(gui_run):
+    install = result(gui_run)["install"]
+    print(f"[gui] system python3-requests: {install['system_requests']}; the add-on's requests: "
+          f"{install['requests_file']}")
+    assert install["system_requests"] is False
+    wheels_dir = os.path.join(install["extensions_dir"], ".local") + "/"
+    assert install["requests_file"].startswith(wheels_dir), install
+
+
 def test_click_hit_the_real_button(gui_run):
     res = result(gui_run)
     btn, click = res["button"], res["click"]

@@ -1,7 +1,9 @@
 """Smoke test of the GUI harness: a real Blender 4.3 window under Xvfb.
 
 Builds (once) the trixie chroot with scripts/gui/setup_blender_chroot.sh and
-runs tests/gui/smoke_gui.py in it with scripts/gui/run_blender_gui.sh.
+runs tests/gui/smoke_gui.py in it with scripts/gui/run_blender_gui.sh, twice:
+as `apt install blender` leaves Debian (no python3-requests, so the real
+extension zip's wheels must provide it), and with python3-requests installed.
 Needs root (debootstrap, chroot, mount namespaces); the first run downloads
 ~1.8 GB, later runs reuse <repo>/.cache/trixie.
 
@@ -21,11 +23,10 @@ import zipfile
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gui_host import why_not_runnable  # noqa: E402
+import gui_host as gh  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
-SETUP = os.path.join(GUI_SCRIPTS, "setup_blender_chroot.sh")
 RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
 SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smoke_gui.py")
 ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", "trixie")
@@ -37,20 +38,25 @@ pytestmark = [
     pytest.mark.gui,
     pytest.mark.slow,
     # Skipped only off CI (say, a developer without root); CI must run it, and fails if it cannot.
-    pytest.mark.skipif(why_not_runnable() is not None and not os.environ.get("CI"), reason=str(why_not_runnable())),
+    pytest.mark.skipif(gh.why_not_runnable() is not None and not os.environ.get("CI"),
+                       reason=str(gh.why_not_runnable())),
 ]
 
 
 @pytest.fixture(scope="session")
 def gui_chroot():
-    """Build (or reuse) the chroot; returns its path."""
+    """Build (or reuse) the chroot, as Debian's `apt install blender` leaves it
+    (no python3-requests); returns its path."""
     t0 = time.monotonic()
-    proc = subprocess.run(["bash", SETUP, ROOT], check=False, capture_output=True, text=True,
-                          timeout=3600)
-    seconds = time.monotonic() - t0
-    print(f"\n[gui] setup_blender_chroot.sh: {seconds:.1f} s (rc {proc.returncode})\n{proc.stderr[-3000:]}")
-    assert proc.returncode == 0, f"setup failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    info = gh.ensure_chroot(ROOT)
+    print(f"\n[gui] chroot ready in {time.monotonic() - t0:.1f} s: {info['setup_log'][-600:]}")
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory):
+    """The real extension zip, with its wheels."""
+    return gh.build_zip(str(tmp_path_factory.mktemp("addon_dist")))
 
 
 def _build_test_extension(directory) -> str:
@@ -88,21 +94,33 @@ def _no_chroot_mounts(root: str) -> list[str]:
         return [line for line in fh if (f" {root}/") in line or (f" {root} ") in line]
 
 
-def test_gui_smoke(gui_chroot, tmp_path):
+def _run_smoke(cmd) -> subprocess.CompletedProcess:
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=420)
+    print(f"\n[gui] run_blender_gui.sh smoke: {time.monotonic() - t0:.1f} s (rc {proc.returncode})")
+    return proc
+
+
+# Debian's Blender as installed (no python3-requests: the zip's wheels must do),
+# then once more with python3-requests installed (no clash with the wheels).
+@pytest.mark.parametrize("system_requests", [False, True], ids=["as_installed", "with_python3_requests"])
+def test_gui_smoke(gui_chroot, addon_zip, tmp_path, system_requests):
     ext_dir = tmp_path / "ext"
     ext_dir.mkdir()
     zip_path = _build_test_extension(ext_dir)
     out = tmp_path / "results"
 
     cmd = ["bash", RUN, "--root", gui_chroot, "--timeout", "300",
-           "--results", str(out), "--bind", str(ext_dir),
+           "--results", str(out), "--bind", str(ext_dir), "--bind", os.path.dirname(addon_zip),
            SMOKE, "--", "--out", str(out),
-           "--extension", zip_path, "--extension-id", EXT_ID]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=420)
-    seconds = time.monotonic() - t0
+           "--extension", zip_path, "--extension-id", EXT_ID, "--addon-zip", addon_zip]
+    if system_requests:
+        with gh.system_requests(gui_chroot) as seconds:
+            print(f"\n[gui] python3-requests added to the chroot in {seconds} s")
+            proc = _run_smoke(cmd)
+    else:
+        proc = _run_smoke(cmd)
     log = f"STDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-6000:]}"
-    print(f"\n[gui] run_blender_gui.sh smoke: {seconds:.1f} s (rc {proc.returncode})")
 
     result_file = out / "smoke_result.json"
     assert result_file.is_file(), f"no result file; rc {proc.returncode}\n{log}"
@@ -143,6 +161,16 @@ def test_gui_smoke(gui_chroot, tmp_path):
     assert f"bl_ext.user_default.{EXT_ID}" in ext["enabled_extensions"]
     assert ext["registered_flag"] is True
     assert ext["user_extensions_dir"].startswith("/tmp/tripo-gui.")   # fresh per run
+    # The real zip enables, and the requests it gets talks HTTP.
+    addon = res["addon"]
+    print(f"[gui] tripo3d zip: enabled {addon['enabled']} in {addon['seconds']} s; system python3-requests "
+          f"{addon['system_requests']}; requests {addon['requests_version']} from {addon['modules']['requests']}")
+    assert addon["operator_return"] == ["FINISHED"] and addon["enabled"] and addon["generate_op"], addon
+    assert addon["system_requests"] is system_requests, addon
+    assert all(addon["modules"].values()), addon
+    assert addon["http"] == {"status": 200, "json": {"word": "Grüße"}}, addon
+    if not system_requests:   # nothing else could have provided it: the wheels did
+        assert all(p.startswith(addon["wheels_dir"] + "/") for p in addon["modules"].values()), addon
 
     # Screenshots exist and are real pictures, not blank/black frames.
     shots = res["screenshots"]

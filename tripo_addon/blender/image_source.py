@@ -56,7 +56,7 @@ def _reencode_file(path: str) -> tuple[PreparedImage, str]:
         if image.size[0] == 0 or image.size[1] == 0:  # reading .size loads the pixels
             raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
                        "convert it to PNG or JPEG and try again.")
-        data, note = _encode_png(image, name)
+        data, note = _encode_png(image, name, owned=True)
     finally:
         bpy.data.images.remove(image)
     return core_images.prepare(path, data), note
@@ -115,28 +115,46 @@ def _render_result(image) -> tuple[PreparedImage, str]:
     return core_images.prepare("Render Result", data), ""
 
 
-def _encode_png(image, name: str) -> tuple[bytes, str]:
-    """A PNG copy of ``image``, at most MAX_EDGE_PX per edge, and what was done."""
+def _encode_png(image, name: str, *, owned: bool = False) -> tuple[bytes, str]:
+    """A PNG (or a much smaller JPEG) of ``image``, at most MAX_EDGE_PX per edge, and what was done.
+
+    ``owned``: the datablock is ours (loaded just for this) and may be scaled
+    in place; a user's image is copied first. A file-backed copy would look
+    for its pixels in the new file, so the encoded file is written with
+    ``save(filepath=..., save_copy=True)``, which changes nothing on the image.
+    """
     width, height = image.size
     scale = min(1.0, MAX_EDGE_PX / max(width, height))
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    copy = image.copy()
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix="tripo3d-")
-    os.close(fd)
+    target = image if owned else image.copy()
     try:
         if (new_w, new_h) != (width, height):
-            copy.scale(new_w, new_h)
-        copy.filepath_raw = tmp
-        copy.file_format = "PNG"
-        copy.save()
-        with open(tmp, "rb") as f:
-            data = f.read()
+            target.scale(new_w, new_h)
+        data = _save_as(target, "PNG")
+        if target.depth in (8, 24, 48, 96):  # no alpha channel: a JPEG loses nothing the model needs
+            jpeg = _save_as(target, "JPEG")
+            if len(jpeg) < len(data) // 2:
+                data = jpeg
     finally:
-        bpy.data.images.remove(copy)
-        os.remove(tmp)
+        if target is not image:
+            bpy.data.images.remove(target)
     if len(data) > MAX_INLINE_BYTES:
-        raise BadImage(f"{name} is still over {MAX_INLINE_BYTES // (1024 * 1024)} MB as a PNG at {new_w}x{new_h}; "
+        raise BadImage(f"{name} is still over {MAX_INLINE_BYTES // (1024 * 1024)} MB at {new_w}x{new_h}; "
                        "scale it down and try again.")
     if (new_w, new_h) != (width, height):
         return data, f"{name} was downscaled from {width}x{height} to {new_w}x{new_h} px before sending."
     return data, ""
+
+
+def _save_as(image, file_format: str) -> bytes:
+    fd, tmp = tempfile.mkstemp(suffix=".png" if file_format == "PNG" else ".jpg", prefix="tripo3d-")
+    os.close(fd)
+    old = image.file_format
+    try:
+        image.file_format = file_format
+        image.save(filepath=tmp, quality=92, save_copy=True)
+        with open(tmp, "rb") as f:
+            return f.read()
+    finally:
+        image.file_format = old
+        os.remove(tmp)

@@ -31,11 +31,15 @@ class ImportOptions:
     rest_on_ground: bool = True  # origin at the base, base on the ground
     normalize_size: float = 0.0  # largest dimension in metres; 0 keeps the size
     collection: str = ""  # parent collection for the new one; "" = the scene's
+    #: "CURSOR": exactly at the target point; "FREE": beside the selection, else
+    #: at the first spot near the target where no other object is (never hidden inside one).
+    placement: str = "CURSOR"
+    frame_view: bool = False  # zoom the 3D Viewports onto the model (the panel turns it on)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "ImportOptions":
         data = data or {}
-        return cls(**{k: data[k] for k in ("at_cursor", "rest_on_ground", "normalize_size", "collection") if k in data})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass
@@ -77,6 +81,16 @@ def _importer_reason(exc: Exception) -> str:
         lines = lines[-1:]  # e.g. "KeyError: 7": the file's structure is broken
     text = " ".join(" ".join(lines).replace("Error:", "").split())
     return (text[:160] + "...") if len(text) > 160 else (text or "unknown error")
+
+
+DRACO_MISSING = ("Could not import the model for {name}: this Blender build cannot decode Draco-compressed models "
+                 "(its Draco library does not load), so use a Blender from blender.org; the scene was not changed.")
+
+
+def _draco_decoder_missing(exc: Exception) -> bool:
+    """The importer failed loading its Draco library (PyPI bpy 4.2 looks for it in the wrong folder)."""
+    text = str(exc).lower()
+    return "draco" in text and any(s in text for s in ("oserror", "loadlibrary", "shared object"))
 
 
 def _world_bounds(objects) -> tuple[Vector, Vector] | None:
@@ -135,6 +149,8 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         try:
             result = bpy.ops.import_scene.gltf(filepath=path)
         except RuntimeError as exc:
+            if _draco_decoder_missing(exc):
+                raise ImportFailed(DRACO_MISSING.format(name=name)) from None
             reason = _importer_reason(exc)
             raise ImportFailed(
                 f"Blender's glTF importer rejected the model for {name} ({reason}); the scene was not changed."
@@ -153,7 +169,7 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         if not new_objects:
             raise ImportFailed(f"The model for {name} holds no objects; the scene was not changed.")
         view_layer.update()
-        top = _place(new_objects, target, name, options, context)
+        top = _place(new_objects, target, name, options, context, old_selected)
     except ImportFailed:
         _remove_new(before)
         view_layer.active_layer_collection = old_active_layer
@@ -175,11 +191,43 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     for o in objects:
         o.select_set(True)
     view_layer.objects.active = top
+    if options.frame_view:
+        from .viewport import frame_selected
+
+        frame_selected(context)
     return ImportResult(target.name, top.name, [o.name for o in objects])
 
 
-def _place(objects, collection, name: str, options: ImportOptions, context):
-    """Give the model one top object, scale it, and put its base on the target point."""
+def _boxes_overlap(a: tuple[Vector, Vector], b: tuple[Vector, Vector]) -> bool:
+    return all(a[0][i] < b[1][i] and b[0][i] < a[1][i] for i in range(3))
+
+
+def _free_target(target: Vector, bounds, base: Vector, others, selected) -> Vector:
+    """Beside the selection, else ``target``; then step along +X until the
+    model's box meets no other object's, so it is never hidden inside one."""
+    lo, hi = bounds
+    width = hi.x - lo.x
+    gap = 0.2 + 0.1 * width
+    target = target.copy()
+    picked = _world_bounds(selected) if selected else None
+    if picked is not None:
+        s_lo, s_hi = picked
+        target.x = s_hi.x + gap + (base.x - lo.x)
+        target.y = (s_lo.y + s_hi.y) / 2 + (base.y - (lo.y + hi.y) / 2)
+        target.z = s_lo.z + (base.z - lo.z)
+    boxes = [b for b in (_world_bounds([o]) for o in others) if b is not None]
+    for _ in range(64):
+        placed = (lo - base + target, hi - base + target)
+        blocking = [b for b in boxes if _boxes_overlap(placed, b)]
+        if not blocking:
+            break
+        target.x = max(b[1].x for b in blocking) + gap + (base.x - lo.x)
+    return target
+
+
+def _place(objects, collection, name: str, options: ImportOptions, context, selected=()):
+    """Give the model one top object named after the image, scale it, and put
+    its base on the target point (or beside the selection / at a free spot)."""
     view_layer = context.view_layer
     members = set(objects)
     roots = [o for o in objects if o.parent not in members]
@@ -223,6 +271,10 @@ def _place(objects, collection, name: str, options: ImportOptions, context):
             root.matrix_parent_inverse = top.matrix_world.inverted()
             root.matrix_world = world
     view_layer.update()
+    if options.placement == "FREE" and bounds is not None:
+        others = [o for o in view_layer.objects if o not in members and o.visible_get()]
+        target = _free_target(target, bounds, base, others, [o for o in selected if o.name in view_layer.objects])
     top.matrix_world.translation = top.matrix_world.translation - base + target
+    top.name = name  # the image's name, like its collection (Blender adds .001 when taken)
     view_layer.update()
     return top

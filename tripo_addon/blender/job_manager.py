@@ -20,17 +20,32 @@ from typing import Callable
 import bpy
 
 from ..core import errors as E
-from ..core.jobs import FINISHED, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
+from ..core.delivery import Delivery, sweep
+from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ..core.journal import JobLock
 from ..core.runner import advance, mark_submit_unknown
+from . import pausing
 from . import settings as settings_mod
+from . import service
 from .service import import_job, journal
+from .window import CATEGORY, redraw  # noqa: F401  (CATEGORY: imported from here by others)
+from .window import window_context as _window_context
+
+
+def _journal_if_open():
+    """The journal this process opened, without looking for its folder again."""
+    return service._journal
+
 
 #: Seconds between ticks while jobs run, and when idle.
 ACTIVE_INTERVAL = 0.1
 IDLE_INTERVAL = 0.5
 #: Longest time one tick spends applying events, so the UI never stalls on a burst.
 TICK_BUDGET = 0.004
+#: Seconds between retries of journal records that could not be written.
+FLUSH_INTERVAL = 5.0
+#: Seconds after start-up before uploaded images left behind are cleaned up.
+SWEEP_DELAY = 3.0
 
 
 class JobManager:
@@ -39,7 +54,7 @@ class JobManager:
         self.events: queue.Queue = queue.Queue()
         self.threads: dict[str, threading.Thread] = {}
         self.stops: dict[str, threading.Event] = {}
-        self.waiting: deque = deque()  # (job, image_url) waiting for a free slot
+        self.waiting: deque = deque()  # (job, delivery) waiting for a free slot
         self.stop_requested: set[str] = set()
         self.listeners: list[Callable[[Job, str], None]] = []
         self.messages: deque = deque(maxlen=20)  # (time, level, text) shown in the panel
@@ -48,15 +63,31 @@ class JobManager:
         self.offer_only: set[str] = set()
         #: The claim on each job this process works on (see core.journal.JobLock).
         self.locks: dict[str, JobLock] = {}
+        #: Settings a batch run drives the jobs with (its key, route, --jobs...); None = the preferences'.
+        self.settings_override: settings_mod.Settings | None = None
+        #: When (monotonic) the tick next retries journal records a full disk refused.
+        self.flush_due = 0.0
+        #: When (monotonic) the tick cleans up uploaded images left behind; None = not due.
+        self.sweep_due: float | None = None
+        #: Jobs paused because online access went off -> their delivery (None once sent); see pausing.
+        self.paused: dict[str, Delivery | None] = {}
+        self.deliveries: dict[str, Delivery | None] = {}  # each running job's, kept for a pause
+        self.online_seen: bool | None = None
+        #: What the next report is about: "" (the panel), a job id (its row), "connection"...
+        self.topic = ""
+
+    def settings(self) -> settings_mod.Settings:
+        return self.settings_override or settings_mod.current()
 
     # -- starting and stopping ----------------------------------------------------
 
     def active_ids(self) -> set[str]:
         return set(self.threads) | {job.id for job, _ in self.waiting}
 
-    def start(self, job: Job, image_url: str | None = None, lock: JobLock | None = None) -> None:
+    def start(self, job: Job, delivery: Delivery | None = None, lock: JobLock | None = None) -> None:
         """Run ``job``'s network steps in the background (main thread only).
 
+        ``delivery`` says how a new job's image travels (None when resuming);
         ``lock`` is the job's claim; the manager releases it when the job ends.
         """
         self.jobs[job.id] = job
@@ -66,11 +97,11 @@ class JobManager:
             return
         if lock is not None:
             self.locks[job.id] = lock
-        if len(self.threads) >= settings_mod.current().max_concurrent:
-            self.waiting.append((job, image_url))
+        if len(self.threads) >= self.settings().max_concurrent:
+            self.waiting.append((job, delivery))
             return
         try:
-            self._spawn(job, image_url)
+            self._spawn(job, delivery)
         except BaseException:
             self._release(job.id)
             raise
@@ -80,11 +111,12 @@ class JobManager:
         if lock is not None:
             lock.release()
 
-    def _spawn(self, job: Job, image_url: str | None) -> None:
-        settings = settings_mod.current()
+    def _spawn(self, job: Job, delivery: Delivery | None) -> None:
+        settings = self.settings()
         stop = threading.Event()
-        client = settings.client(stop=stop)  # raises NoApiKey before any thread starts
+        client = settings.client(stop=stop, retry=settings.retry)  # raises NoApiKey before any thread starts
         run_settings = settings.run_settings()
+        jr = journal()  # found here: a worker never calls bpy, not even for a folder
         worker_job = Job.from_dict(job.to_dict())  # the worker owns its own copy
 
         def post(j: Job, event: str) -> None:
@@ -92,14 +124,15 @@ class JobManager:
 
         def work() -> None:
             try:
-                advance(worker_job, client, journal(), image_url=image_url, settings=run_settings, on_event=post)
+                advance(worker_job, client, jr, delivery=delivery, storage=settings.storage,
+                        settings=run_settings, on_event=post)
             except Exception as exc:  # a bug must not kill the job silently
                 worker_job.error = f"The job stopped unexpectedly ({type(exc).__name__}); it is saved and can be resumed."
                 worker_job.error_kind = "internal"
                 if worker_job.state not in FINISHED:
                     worker_job.state = State.INTERRUPTED
                 try:
-                    journal().save(worker_job)
+                    jr.save(worker_job)
                 except OSError:
                     pass
             finally:
@@ -108,11 +141,13 @@ class JobManager:
 
         thread = threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)
         self.threads[job.id] = thread
+        self.deliveries[job.id] = delivery
         self.stops[job.id] = stop
         thread.start()
 
     def stop_tracking(self, job_id: str) -> None:
         """Stop waiting for a job. The server may still finish it and charge for it."""
+        self.paused.pop(job_id, None)  # a paused job ends as stopped like any other
         if job_id in self.stops:
             self.stop_requested.add(job_id)
             self.stops[job_id].set()
@@ -124,7 +159,7 @@ class JobManager:
             self._mark_stopped(job)
 
     def _mark_stopped(self, job: Job) -> None:
-        if job.state == State.NEW:
+        if job.state in NOT_SENT:
             job.error = "Stopped before it was sent; nothing was charged."
         else:
             job.error = ("Stopped tracking; the gateway may still finish this job and charge for it. "
@@ -132,6 +167,27 @@ class JobManager:
         job.state = State.STOPPED
         job.error_kind = E.Stopped.kind
         journal().save(job)
+        if (job.delivery or {}).get("key") and not job.request_id:
+            self.clean_uploads()  # its image, uploaded to the user's bucket, is not needed now
+
+    def clean_uploads(self) -> None:
+        """Delete, in the background, uploaded images no job needs any more
+        (left by a crash, a stop or a failed delete). Main thread only."""
+        if not bpy.app.online_access:
+            return
+        storage = self.settings().storage
+        if storage is None or not storage.delete_after:
+            return
+        jr = journal()
+
+        def work() -> None:
+            try:
+                deleted, problems = sweep(jr, storage)
+            except Exception as exc:  # a bug: say so in the console, never break the add-on
+                deleted, problems = 0, [f"Cleaning up uploaded images failed ({type(exc).__name__})."]
+            self.events.put(("", "sweep", {"deleted": deleted, "problems": problems}))
+
+        threading.Thread(target=work, name="tripo3d-clean-uploads", daemon=True).start()
 
     def remove(self, job_id: str) -> None:
         if job_id in self.threads:
@@ -153,14 +209,16 @@ class JobManager:
                 self.threads.pop(job_id, None)
                 self.stops.pop(job_id, None)
                 self._release(job_id)
-        for job, _url in self.waiting:
+        for job, _delivery in self.waiting:
             self._release(job.id)
         self.waiting.clear()
+        self.sweep_due = None
 
     # -- the main-thread side ---------------------------------------------------------
 
     def tick(self) -> float:
         """Timer callback: apply worker events, import, report. Returns the next interval."""
+        pausing.watch(self)
         deadline = time.perf_counter() + TICK_BUDGET
         changed = False
         while time.perf_counter() < deadline:
@@ -168,6 +226,9 @@ class JobManager:
                 job_id, event, data = self.events.get_nowait()
             except queue.Empty:
                 break
+            if event == "sweep":
+                self._report_sweep(data)
+                continue
             job = Job.from_dict(data)
             self.jobs[job_id] = job
             changed = True
@@ -177,29 +238,48 @@ class JobManager:
                 listener(job, event)
         if changed:
             redraw()
+        if _journal_if_open() is not None and _journal_if_open().unsaved and time.monotonic() >= self.flush_due:
+            # Records a full or read-only disk refused are kept in memory: retry now and then.
+            self.flush_due = time.monotonic() + FLUSH_INTERVAL
+            try:
+                _journal_if_open().flush_unsaved()
+            except OSError:
+                pass
+        if self.sweep_due is not None and time.monotonic() >= self.sweep_due:
+            self.sweep_due = None
+            self.clean_uploads()
         return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
+
+    def _report_sweep(self, result: dict) -> None:
+        if result["deleted"]:
+            print(f"Tripo3D: deleted {result['deleted']} uploaded image(s) no job needs any more.", flush=True)
+        for problem in result["problems"][:3]:
+            self.report("WARNING", problem)
 
     def _finish(self, job: Job) -> None:
         self.threads.pop(job.id, None)
         self.stops.pop(job.id, None)
+        self.deliveries.pop(job.id, None)
+        if job.id in self.paused:
+            return  # paused (online access off): it keeps its claim and resumes later
         if job.id in self.stop_requested:
             self.stop_requested.discard(job.id)
             self._mark_stopped(job)
-            self.report("WARNING", f"{job.label}: {job.error}")
+            self.report_job(job, "WARNING", f"{job.label}: {job.error}")
         elif job.state in READY_TO_IMPORT:
             self.import_now(job)
         elif job.state in FINISHED or job.state == State.INTERRUPTED:
-            self.report("ERROR", f"{job.label}: {job.error or job.state}")
+            self.report_job(job, "ERROR", f"{job.label}: {job.error or job.state}")
         self._release(job.id)
-        while self.waiting and len(self.threads) < settings_mod.current().max_concurrent:
-            next_job, url = self.waiting.popleft()
+        while self.waiting and len(self.threads) < self.settings().max_concurrent:
+            next_job, delivery = self.waiting.popleft()
             try:
-                self._spawn(next_job, url)
+                self._spawn(next_job, delivery)
             except E.TripoError as exc:
                 self._release(next_job.id)
-                next_job.fail(State.REJECTED if next_job.state == State.NEW else State.INTERRUPTED, exc)
+                next_job.fail(State.REJECTED if next_job.state in NOT_SENT else State.INTERRUPTED, exc)
                 journal().save(next_job)
-                self.report("ERROR", f"{next_job.label}: {exc.message}")
+                self.report_job(next_job, "ERROR", f"{next_job.label}: {exc.message}")
 
     def import_now(self, job: Job, *, asked: bool = False) -> Job:
         """Import a downloaded job into the open file, or leave it on offer.
@@ -209,22 +289,30 @@ class JobManager:
         """
         elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
         if not asked and elsewhere:
-            self.report("INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
+            self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job
         self.offer_only.discard(job.id)
         with _window_context():
             job = import_job(job)
         self.jobs[job.id] = job
         if job.state == State.IMPORTED:
-            self.report("INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
+            self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
         else:
-            self.report("ERROR", f"{job.label}: {job.error}")
+            self.report_job(job, "ERROR", f"{job.label}: {job.error}")
         redraw()
         return job
 
+    def report_job(self, job: Job, level: str, text: str) -> None:
+        """A job's result: reported like any other, and shown in the job's own row."""
+        self.topic = job.id
+        try:
+            self.report(level, text)
+        finally:
+            self.topic = ""
+
     def report(self, level: str, text: str) -> None:
         """Status bar, Info log, console and the panel: one sentence each."""
-        self.messages.append((time.time(), level, text))
+        self.messages.append((time.time(), level, text, self.topic))
         print(f"Tripo3D: {text}", flush=True)
         try:
             with _window_context():
@@ -244,7 +332,7 @@ class JobManager:
         if resume is None:
             resume = not bpy.app.background
         online = bpy.app.online_access
-        have_key = bool(settings_mod.current().api_key)
+        have_key = bool(self.settings().api_key)
         for job in journal().all():
             if job.id in self.active_ids():
                 continue
@@ -259,13 +347,16 @@ class JobManager:
             finally:
                 if job.id not in self.locks:
                     lock.release()
+        if resume:
+            # A little later, from the tick: registration itself sends nothing.
+            self.sweep_due = time.monotonic() + SWEEP_DELAY
 
     def _recover_one(self, job: Job, online: bool, have_key: bool, lock: JobLock) -> None:
         if job.state == State.SUBMITTING:
             mark_submit_unknown(job)
             journal().save(job)
             self.report("WARNING", job.error or "")
-        elif job.state == State.NEW:
+        elif job.state in NOT_SENT:
             # The image bytes were only in memory: it was never sent.
             job.state = State.STOPPED
             job.error = "Blender closed before this job was sent; nothing was charged."
@@ -276,6 +367,8 @@ class JobManager:
             self.start(job, lock=lock)
         elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
             self.import_now(job)
+        elif job.state in REMOTE_ACTIVE and job.request_id and not online and have_key:
+            self.paused[job.id] = None  # resumes (with a claim taken then) when online access is on
 
     # -- for scripts -----------------------------------------------------------------
 
@@ -293,45 +386,6 @@ class JobManager:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{job.label if job else job_id} is still {job.state if job else 'unknown'}")
             time.sleep(0.05)
-
-
-#: The sidebar tab of the add-on's panels (ui.py uses it as bl_category).
-CATEGORY = "Tripo3D"
-
-
-def redraw() -> None:
-    """Redraw the sidebars that show the job list (only them: tagging the whole
-    area would redraw every 3D Viewport's scene at each progress step), and
-    only those open on the add-on's tab: a sidebar showing another tab has
-    nothing of ours to update, and each redraw costs the whole window a
-    refresh."""
-    wm = getattr(bpy.context, "window_manager", None)
-    if wm is None:
-        return
-    for window in wm.windows:
-        for area in window.screen.areas:
-            if area.type in ("VIEW_3D", "IMAGE_EDITOR"):
-                for region in area.regions:
-                    if region.type == "UI" and region.width > 1 and getattr(
-                            region, "active_panel_category", CATEGORY) in (CATEGORY, "UNSUPPORTED"):
-                        region.tag_redraw()
-
-
-class _window_context:
-    """Give operators a window when called from a timer (none in background mode)."""
-
-    def __enter__(self):
-        wm = getattr(bpy.context, "window_manager", None)
-        window = bpy.context.window or (wm.windows[0] if wm and wm.windows else None)
-        self._override = bpy.context.temp_override(window=window) if window and not bpy.context.window else None
-        if self._override:
-            self._override.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._override:
-            return self._override.__exit__(*exc)
-        return False
 
 
 manager = JobManager()

@@ -16,13 +16,11 @@ from typing import Callable
 import bpy
 
 from ..core import errors as E
+from ..core.delivery import sweep
 from ..core.gateway import RetryPolicy
-from ..core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
+from ..core.jobs import Job, State
 from ..core.journal import Journal
-from ..core.planning import Decision, plan
-from ..core.runner import advance
 from . import settings as settings_mod
-from .image_source import prepare_source
 from .importer import ImportOptions, import_glb
 from .paths import user_dir
 
@@ -114,55 +112,25 @@ def generate_blocking(
 ) -> Outcome:
     """Take ``source`` from image to imported model, blocking until done.
 
-    Never raises for an expected failure: the outcome carries the message.
-    Resumes an earlier job for the same image and options instead of paying
-    again, unless ``force``.
+    The same job engine as the sidebar and the batch command (see
+    :mod:`.batch`), for one image. Never raises for an expected failure: the
+    outcome carries the message. Resumes an earlier job for the same image and
+    options instead of paying again, unless ``force``.
     """
-    params = {**DEFAULT_PARAMS, **(params or {})}
-    options = options or ImportOptions()
-    settings = settings or settings_mod.current()
-    outcome = Outcome(image=source)
-    jr = journal()
-    try:
-        prepared, note = prepare_source(source)
-    except E.TripoError as exc:
-        outcome.error, outcome.error_kind = exc.message, exc.kind
-        return outcome
-    if note:
-        outcome.notes.append(note)
-        log(note)
-    p = plan(jr, prepared, params, force=force, origin=origin, blend_file=bpy.data.filepath)
-    try:
-        return _carry_out(p, prepared.image_url, options, settings, retry, on_event, log, outcome)
-    finally:
-        p.release()
+    from dataclasses import replace
 
+    from . import batch
 
-def _carry_out(p, image_url: str, options: ImportOptions, settings, retry, on_event, log, outcome: Outcome) -> Outcome:
-    jr = journal()
-    job = outcome.job = p.job
-    job.import_options = options.__dict__.copy()
-    if p.note:
-        outcome.notes.append(p.note)
-        log(p.note)
-    if p.decision in (Decision.UNCERTAIN, Decision.BUSY):
-        outcome.error, outcome.error_kind = p.note, job.error_kind or "busy"
-        return outcome
-    if p.decision in (Decision.SUBMIT, Decision.RESUME):
-        try:
-            settings_mod.ensure_online()
-            client = settings.client(retry=retry)
-        except E.TripoError as exc:
-            outcome.error, outcome.error_kind = exc.message, exc.kind
-            return outcome
-        try:
-            advance(job, client, jr, image_url=image_url, settings=settings.run_settings(),
-                    on_event=on_event)
-        finally:
-            client.close()
-    if job.state in READY_TO_IMPORT or p.decision == Decision.REIMPORT:
-        import_job(job, options)
-    if job.state != State.IMPORTED:
-        outcome.error = job.error or f"{job.label} ended as {job.state}."
-        outcome.error_kind = job.error_kind
+    settings = replace(settings or settings_mod.current(), retry=retry)
+    [outcome] = batch.run([source], params, options, settings=settings, jobs=1, force=force, origin=origin,
+                          on_event=on_event, log=log)
     return outcome
+
+
+def clean_uploads(settings: settings_mod.Settings) -> tuple[int, list[str]]:
+    """Delete uploaded images left behind by earlier runs (blocking; CLI and scripts)."""
+    if settings.storage is None or not bpy.app.online_access:
+        return 0, []
+    return sweep(journal(), settings.storage)
+
+

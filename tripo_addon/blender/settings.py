@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..core.errors import OnlineAccessDisabled
+from ..core.delivery import AUTO, Delivery, choose_route, parse_upload_option
+from ..core.errors import OnlineAccessDisabled, StorageError
 from ..core.gateway import GatewayClient, RetryPolicy
+from ..core.images import PreparedImage
 from ..core.runner import RunSettings
+from ..core.storage import StorageConfig, storage_config_from
 from .paths import ADDON_PACKAGE
 
 OFFLINE_MESSAGE = (
@@ -28,6 +31,14 @@ class Settings:
     max_concurrent: int = 3
     download_dir: str = ""
     read_timeout: float = 30.0
+    #: How local images travel: "auto", "inline" or "s3" (see core.delivery).
+    upload_route: str = AUTO
+    #: The user's bucket, or None when none is configured.
+    storage: StorageConfig | None = None
+    #: Why the configured bucket cannot be used (raised when a job needs it).
+    storage_error: StorageError | None = None
+    #: Backoff for polls and downloads (None: the client's default).
+    retry: RetryPolicy | None = None
 
     def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None) -> GatewayClient:
         from .. import __version__
@@ -41,18 +52,49 @@ class Settings:
     def run_settings(self) -> RunSettings:
         return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir)
 
+    def delivery(self, prepared: PreparedImage) -> Delivery:
+        """How ``prepared`` will reach the gateway (raises when the route cannot work)."""
+        if self.storage_error is not None and not prepared.is_remote and self.upload_route != "inline":
+            raise self.storage_error
+        route = choose_route(self.upload_route, prepared, self.storage)
+        return Delivery(route, prepared, self.storage if route == "s3" else None)
+
 
 def addon_preferences():
     addon = bpy.context.preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon is not None else None
 
 
-def current() -> Settings:
+def storage_preferences(prefs) -> dict:
+    """The storage fields of the add-on preferences, as the core reads them."""
+    if prefs is None:
+        return {}
+    return {
+        "bucket": prefs.storage_bucket.strip(), "endpoint": prefs.storage_endpoint.strip(),
+        "region": prefs.storage_region.strip(), "access_key_id": prefs.storage_access_key_id.strip(),
+        "secret_access_key": prefs.storage_secret_access_key.strip(),
+        "url_lifetime_hours": float(prefs.storage_url_lifetime_hours),
+        "delete_after": bool(prefs.storage_delete_after),
+    }
+
+
+def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
+    """Settings for a job. In the UI the preferences win over the environment;
+    the CLI passes ``prefer_env`` and its ``--upload`` value."""
     prefs = addon_preferences()
     env_key = os.environ.get("PIXAZO_API_KEY", "").strip() or None
     env_url = os.environ.get("PIXAZO_BASE_URL", "").strip() or None
+    route, bucket_spec = parse_upload_option(upload if upload is not None else (
+        prefs.upload_route.lower() if prefs is not None else AUTO))
+    storage, storage_error = None, None
+    if route != "inline":
+        try:
+            storage = storage_config_from(bucket_spec, storage_preferences(prefs), os.environ,
+                                          prefer_env=prefer_env)
+        except StorageError as exc:  # kept for the job that needs the bucket, not raised at every redraw
+            storage_error = exc
     if prefs is None:
-        return Settings(env_key, env_url)
+        return Settings(env_key, env_url, upload_route=route, storage=storage, storage_error=storage_error)
     return Settings(
         api_key=(prefs.api_key.strip() or env_key),
         base_url=(prefs.base_url.strip() or env_url),
@@ -60,6 +102,9 @@ def current() -> Settings:
         max_download_mb=int(prefs.max_download_mb),
         max_concurrent=int(prefs.max_concurrent),
         download_dir=bpy.path.abspath(prefs.download_dir) if prefs.download_dir else "",
+        upload_route=route,
+        storage=storage,
+        storage_error=storage_error,
     )
 
 

@@ -155,3 +155,97 @@ def scrub(text: str, secret: str | None) -> str:
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
     return text
+
+
+# --- S3-compatible storage for local images ------------------------------------
+
+class StorageError(TripoError):
+    """Putting a local image into the user's bucket, or linking to it, failed.
+
+    ``code`` is S3's error code when the server sent one; ``status_code`` the
+    HTTP status (None when no answer came).
+    """
+
+    kind = "storage"
+
+    def __init__(self, message: str, *, status_code: int | None = None, code: str = ""):
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+
+
+class StorageConfigError(StorageError):
+    kind = "storage_config"
+
+
+class StorageAuthError(StorageError):
+    kind = "storage_auth"
+
+
+class StorageNoBucket(StorageError):
+    kind = "storage_no_bucket"
+
+
+class StorageDenied(StorageError):
+    kind = "storage_denied"
+
+
+class StorageUnreachable(StorageError):
+    kind = "storage_unreachable"
+    retryable = True
+
+
+class StorageClockSkew(StorageError):
+    kind = "storage_clock_skew"
+
+
+class StorageTooLarge(StorageError):
+    kind = "storage_too_large"
+
+
+class StorageUrlUnreadable(StorageError):
+    kind = "storage_url_unreadable"
+
+
+class MissingPrerequisite(TripoError):
+    """This Blender lacks something a job needs (e.g. numpy for the glTF importer)."""
+
+    kind = "missing_prerequisite"
+
+
+# --- hardening (issue 9): keys, gateway identity, journal, locks, GLB safety ---
+
+class BadApiKey(NoApiKey):
+    """A key that cannot travel as an HTTP header, or with whitespace inside: refused before any request."""
+
+    kind = "bad_key"
+
+
+class NotGateway(TripoError):
+    """The address answered, but not as the Pixazo gateway does (a web page, a login portal, other JSON)."""
+
+    kind = "not_gateway"
+
+
+class JournalUnwritable(TripoError, OSError):
+    """The job journal's folder cannot be written (read-only, full, no permission).
+
+    Also an OSError, so code that guarded journal writes with ``except OSError`` keeps working.
+    """
+
+    kind = "journal_unwritable"
+
+
+class LockUnsupported(TripoError, OSError):
+    """The journal's file system cannot lock files, so one worker per job cannot be promised.
+
+    Also an OSError: callers that guarded the journal with ``except OSError`` keep working.
+    """
+
+    kind = "lock_unsupported"
+
+
+class UnsafeGlb(NotAGlb):
+    """A GLB that points at files outside itself (a buffer or image ``uri`` that is not ``data:``)."""
+
+    kind = "glb_external_refs"

@@ -11,24 +11,30 @@ Retries follow what is safe for money:
   connection, a 500) becomes :class:`SubmitUncertain`, never a second submit;
 - status polls and downloads are free to repeat, so they retry with
   exponential backoff and jitter, honouring Retry-After, within a budget.
+
+Every request has an overall deadline (:mod:`.deadline`), so a server that
+trickles bytes cannot hold a job; a submit cut by it is uncertain, never
+resent. An answer that cannot be the gateway's (a web page, a login portal,
+JSON of another shape) is :class:`~.errors.NotGateway`, never retried
+(:mod:`.answers`). Downloads live in :mod:`.download`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import threading
-import time
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import Callable, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
+from . import answers
 from . import errors as E
-from .glb import HEADER_SIZE, check_glb_file, looks_like_glb
+from .deadline import Deadline, DeadlineAdapter
+from .download import DownloadMixin
 from .urls import check_url, normalise_base_url, same_origin, shorten
 
 MODEL_ID = "tripo3d-v2-5-413"
@@ -40,12 +46,9 @@ PENDING = ("QUEUED", "PROCESSING")
 TERMINAL = ("COMPLETED", "FAILED", "ERROR")
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
-MAX_REDIRECTS = 5
-#: Bytes per read of a download. Kept small on purpose: when a transfer breaks,
-#: urllib3 2.x drops the bytes of the read in progress, so a large read size
-#: loses that much (a whole small model) and defeats the Range resume; it is
-#: also how long a stop request may wait on a slow link.
-CHUNK = 16 * 1024
+#: A submit body travels at no less than this (bytes/s) before its deadline is
+#: reached: an inline image of several MB must not be cut on a slow uplink.
+MIN_UPLOAD_RATE = 16 * 1024
 
 T = TypeVar("T")
 
@@ -91,40 +94,34 @@ class StatusResult:
         return self.status not in TERMINAL
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
+def check_api_key(api_key: str | None) -> str:
+    """The key, stripped, or a configuration error before any request.
 
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def _server_text(resp: requests.Response, secret: str | None) -> str:
-    """The human part of an error body, in either of the gateway's shapes."""
-    text = ""
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        parts = [str(body[k]) for k in ("error", "message") if isinstance(body.get(k), str) and body.get(k)]
-        # {"error": "Insufficient Balance", "message": "Your wallet..."}, or
-        # Azure APIM's {"statusCode": 401, "message": "Access denied..."}.
-        text = ": ".join(dict.fromkeys(parts))
-    elif resp.text and len(resp.text) < 300 and "<" not in resp.text:
-        text = resp.text.strip()
-    text = " ".join(E.scrub(text, secret).split())
-    return text[:240]
+    A key is sent as an HTTP header: it must be Latin-1 without control
+    characters, and a real key has no whitespace inside (a space or a line
+    break inside is a copy-and-paste accident). The message says where, never
+    what the key is.
+    """
+    key = (api_key or "").strip()
+    if not key:
+        raise E.NoApiKey("No Pixazo API key is set; enter it in the add-on preferences or set PIXAZO_API_KEY.")
+    for at, char in enumerate(key, 1):
+        if char.isspace():
+            why = "has a space or line break inside it"
+        elif unicodedata.category(char) == "Cc":
+            why = "has an invisible control character inside it"
+        elif ord(char) > 0xFF:
+            why = "has a character that cannot be sent in an HTTP header"
+        else:
+            continue
+        raise E.BadApiKey(
+            f"The Pixazo API key {why} (character {at} of {len(key)}); copy the key again from your Pixazo "
+            "account into the add-on preferences or PIXAZO_API_KEY."
+        )
+    return key
 
 
-class GatewayClient:
+class GatewayClient(DownloadMixin):
     """One client per job or thread (a ``requests.Session`` is not shared)."""
 
     def __init__(
@@ -139,11 +136,7 @@ class GatewayClient:
         stop: threading.Event | None = None,
         user_agent: str = "tripo3d-blender",
     ):
-        if not api_key or not api_key.strip():
-            raise E.NoApiKey(
-                "No Pixazo API key is set; enter it in the add-on preferences or set PIXAZO_API_KEY."
-            )
-        self._key = api_key.strip()
+        self._key = check_api_key(api_key)
         self.base_url = normalise_base_url(base_url)
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
@@ -156,6 +149,9 @@ class GatewayClient:
         self.session.trust_env = True
         self.session.auth = _NoAuth()
         self.session.headers["User-Agent"] = user_agent
+        # Connections report to the active overall deadline of a request (see _deadline).
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, DeadlineAdapter())
         #: Counts of what this client did, for logs and tests.
         self.counters = {"submits_sent": 0, "status_requests": 0, "retries": 0, "download_requests": 0}
 
@@ -172,80 +168,26 @@ class GatewayClient:
         return urlsplit(self.base_url).netloc
 
     def _network_error(self, exc: requests.RequestException, what: str) -> E.NetworkError:
-        """Classify a requests exception: did the request surely never leave?"""
-        host = self._host()
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return E.NetworkError(
-                f"Timed out connecting to {host} while {what}; check your internet connection.",
-                reached_server=False,
-            )
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return E.NetworkError(f"{host} did not answer in time while {what}.", reached_server=True)
-        if isinstance(exc, requests.exceptions.SSLError):
-            return E.NetworkError(
-                f"The secure connection to {host} failed while {what}; check the computer's clock and network.",
-                reached_server=False,
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            text = repr(exc)
-            never_sent = any(
-                s in text
-                for s in ("NewConnectionError", "Connection refused", "NameResolutionError", "Name or service not known",
-                          "nodename nor servname", "Temporary failure in name resolution", "getaddrinfo failed",
-                          "Network is unreachable", "No route to host")
-            )
-            if never_sent:
-                return E.NetworkError(
-                    f"Could not connect to {host} while {what}; check your internet connection "
-                    "(or that the gateway address is right).",
-                    reached_server=False,
-                )
-            return E.NetworkError(f"The connection to {host} dropped while {what}.", reached_server=True)
-        return E.NetworkError(f"A network error happened while {what}.", reached_server=True)
+        return answers.network_error(exc, self._host(), what)
 
     def _raise_for_status(self, resp: requests.Response, during: str) -> None:
-        code = resp.status_code
-        if code < 400:
-            return
-        text = _server_text(resp, self._key)
-        said = f" ({text})" if text else ""
-        if code == 400:
-            if "not found" in text.lower() and "model" in text.lower():
-                raise E.BadRequest(
-                    f"The gateway says the Tripo3D v2.5 model is not available{said}; try again later."
-                )
-            raise E.BadRequest(
-                f"The gateway refused the request as invalid{said}; check the image and the options."
-            )
-        if code == 401:
-            raise E.AuthError(
-                "The gateway rejected the API key (HTTP 401); check the key in the add-on preferences "
-                "or PIXAZO_API_KEY."
-            )
-        if code == 402:
-            raise E.InsufficientBalance(
-                "Your Pixazo wallet does not have enough balance for this job (HTTP 402); "
-                "add funds in your Pixazo account and try again."
-            )
-        if code == 403:
-            raise E.Forbidden(
-                f"The gateway refused access with this API key (HTTP 403){said}; check that your "
-                "Pixazo subscription includes Tripo3D v2.5."
-            )
-        if code == 404:
-            raise E.NotFound(f"Nothing was found (HTTP 404) while {during}{said}.")
-        if code == 429:
-            raise E.RateLimited(
-                "The gateway is limiting requests (HTTP 429); wait a minute and try again.",
-                retry_after=_retry_after(resp),
-            )
-        if code >= 500:
-            raise E.ServerError(
-                f"The gateway had a server error (HTTP {code}) while {during}; try again in a few minutes.",
-                status_code=code,
-                retry_after=_retry_after(resp),
-            )
-        raise E.BadRequest(f"The gateway answered HTTP {code} while {during}{said}.")
+        answers.raise_for_status(resp, during, self._key)
+
+    def _deadline(self, body_bytes: int = 0) -> Deadline:
+        """The overall deadline of one submit or status request (see :mod:`.deadline`).
+
+        Twice the read timeout after connecting: ample for the gateway's small
+        JSON answers, and a server trickling bytes is cut instead of holding
+        the job. A submit body gets extra time at :data:`MIN_UPLOAD_RATE`.
+        """
+        connect, read = self.timeout
+        return Deadline(connect + 2 * read + body_bytes / MIN_UPLOAD_RATE)
+
+    def _cut(self, deadline: Deadline, what: str) -> E.NetworkError:
+        return E.NetworkError(
+            f"{self._host()} did not finish answering within {deadline.elapsed():.0f} s while {what}.",
+            reached_server=True,
+        )
 
     def _retrying(self, call: Callable[[], T], what: str) -> T:
         """Run ``call`` until it succeeds, retrying retryable failures within the budget."""
@@ -309,27 +251,32 @@ class GatewayClient:
 
     def _submit_once(self, url: str, body: dict, headers: dict) -> SubmitResult:
         self.counters["submits_sent"] += 1
-        try:
-            resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise self._network_error(exc, "sending the job") from None
+        with self._deadline(len(body.get("image_url") or "") + 1024) as deadline:
+            try:
+                resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
+            except requests.RequestException as exc:
+                # Cut by the deadline: the request left, so it may be queued (never resent).
+                raise (self._cut(deadline, "sending the job") if deadline.cut
+                       else self._network_error(exc, "sending the job")) from None
         with resp:
             if 300 <= resp.status_code < 400:
                 raise E.SubmitUncertain(
                     f"The gateway redirected the job submission (HTTP {resp.status_code}) instead of "
                     "accepting it; check the gateway address."
                 )
+            if resp.status_code in (404, 405) and answers.is_web_page(resp):
+                # A website at this address, not the gateway's API (whose errors are JSON).
+                raise answers.not_gateway(shorten(self.base_url), "the job submission",
+                                          f"a web page (HTTP {resp.status_code})")
             self._raise_for_status(resp, "sending the job")
-            try:
-                data = resp.json()
-                request_id = data["request_id"]
-                if not isinstance(request_id, str) or not request_id:
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):
+            data = answers.check_submit_answer(resp, shorten(self.base_url))
+            request_id = data.get("request_id")
+            if not isinstance(request_id, str) or not request_id:
                 raise E.SubmitUncertain(
                     f"The gateway accepted the job (HTTP {resp.status_code}) but its answer had no "
                     "request id; it may have been charged. Check your Pixazo dashboard."
-                ) from None
+                )
         polling_url = data.get("polling_url") if isinstance(data.get("polling_url"), str) else None
         return SubmitResult(request_id, str(data.get("status") or "QUEUED").upper(), polling_url)
 
@@ -346,14 +293,23 @@ class GatewayClient:
     def status_once(self, request_id: str, polling_url: str | None = None) -> StatusResult:
         url = self.status_url(request_id, polling_url)
         self.counters["status_requests"] += 1
-        try:
-            resp = self.session.get(
-                url, headers={KEY_HEADER: self._key, "Cache-Control": "no-cache"},
-                timeout=self.timeout, allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise self._network_error(exc, "checking the job") from None
+        with self._deadline() as deadline:
+            try:
+                resp = self.session.get(
+                    url, headers={KEY_HEADER: self._key, "Cache-Control": "no-cache"},
+                    timeout=self.timeout, allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise (self._cut(deadline, "checking the job") if deadline.cut
+                       else self._network_error(exc, "checking the job")) from None
         with resp:
+            if 300 <= resp.status_code < 400:
+                where = urlsplit(resp.headers.get("Location") or "").netloc.rsplit("@", 1)[-1]
+                raise answers.not_gateway(shorten(self.base_url), "a status check",
+                                          f"a redirect (HTTP {resp.status_code}{' to ' + where if where else ''})")
+            if resp.status_code < 300 and answers.is_web_page(resp):
+                raise answers.not_gateway(shorten(self.base_url), "a status check",
+                                          f"a web page (HTTP {resp.status_code})")
             self._raise_for_status(resp, "checking the job")
             try:
                 data = resp.json()
@@ -378,158 +334,12 @@ class GatewayClient:
         """One status check, retrying temporary faults within the retry budget."""
         return self._retrying(lambda: self.status_once(request_id, polling_url), "checking the job")
 
-    # -- download ---------------------------------------------------------------
-
-    def download(
-        self,
-        media_urls: Iterable[str],
-        dest: str,
-        *,
-        media_type: str | None = None,
-        progress: Callable[[int, int | None], None] | None = None,
-    ) -> str:
-        """Fetch the GLB among ``media_urls`` to ``dest``; return ``dest``.
-
-        The file is streamed to a ``.part`` beside ``dest`` and renamed into
-        place only once it is a whole GLB 2.0 file. A broken transfer resumes
-        with a Range request when the server allows it.
-        """
-        urls = list(media_urls)
-        if not urls:
-            raise E.NoOutput("The job finished but the gateway returned no files; try generating again.")
-        # Likely GLBs first, but the content decides (a preview image may come along).
-        def rank(u: str) -> int:
-            path = urlsplit(u).path.lower()
-            return 0 if path.endswith(".glb") else 1 if (media_type or "").endswith("glb") else 2
-        urls.sort(key=rank)
-        # An insecure extra (say a preview on http) must not block a GLB on https.
-        secure = [u for u in urls if _allowed(u)]
-        if not secure:
-            check_url(urls[0], "download address")  # raises, saying why
-        urls = secure
-        not_glb: list[str] = []
-        for url in urls:
-            part = f"{dest}.{hashlib.sha1(url.encode()).hexdigest()[:10]}.part"
-            try:
-                self._retrying(lambda u=url, p=part: self._download_once(u, p, progress), "downloading the model")
-            except E.NotAGlb:
-                _remove(part)
-                not_glb.append(shorten(url))
-                continue
-            except (E.TooLarge, E.InsecureUrl, E.NotFound, E.BadRequest, E.AuthError, E.Forbidden):
-                _remove(part)
-                raise
-            os.replace(part, dest)
-            return dest
-        raise E.NotAGlb(
-            f"The gateway's output is not a GLB model ({', '.join(not_glb)}); try generating again."
-        )
-
-    def _open_following_redirects(self, url: str, headers: dict) -> requests.Response:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(url, "download address")
-            self.counters["download_requests"] += 1
-            try:
-                resp = self.session.get(url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                raise self._network_error(exc, "downloading the model") from None
-            if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                location = urljoin(url, resp.headers["Location"])
-                resp.close()
-                url = location
-                continue
-            return resp
-        raise E.DownloadError("The download redirected too many times.")
-
-    def _download_once(self, url: str, part: str, progress) -> None:
-        offset = os.path.getsize(part) if os.path.exists(part) else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        resp = self._open_following_redirects(url, headers)
-        with resp:
-            if resp.status_code == 416 and offset:
-                _remove(part)  # our partial file does not fit this file: start over
-                raise E.DownloadError("The partial download did not match; starting over.")
-            self._raise_for_status(resp, "downloading the model")
-            if resp.status_code == 206 and offset:
-                total = _content_range_total(resp.headers.get("Content-Range"))
-                mode = "ab"
-            else:
-                offset, mode = 0, "wb"
-                total = _int(resp.headers.get("Content-Length"))
-            if total is not None and total > self.max_download_bytes:
-                raise E.TooLarge(
-                    f"The model file is {total / 1e6:.0f} MB, over the {self.max_download_bytes / 1e6:.0f} MB "
-                    "download limit; raise the limit in the preferences if this is expected."
-                )
-            received = offset
-            with open(part, mode) as out:
-                try:
-                    for chunk in resp.iter_content(CHUNK):
-                        if self.stop.is_set():
-                            raise E.Stopped("Stopped the download; it will resume later.")
-                        if not chunk:
-                            continue
-                        if received == 0 and (chunk[:4] != b"glTF"[: len(chunk[:4])] or (
-                                len(chunk) >= HEADER_SIZE and not looks_like_glb(chunk[:HEADER_SIZE]))):
-                            raise E.NotAGlb(f"{shorten(url)} is not a GLB file")
-                        out.write(chunk)
-                        received += len(chunk)
-                        if received > self.max_download_bytes:
-                            raise E.TooLarge(
-                                f"The model file is over the {self.max_download_bytes / 1e6:.0f} MB download "
-                                "limit; raise the limit in the preferences if this is expected."
-                            )
-                        if progress:
-                            progress(received, total)
-                except requests.RequestException:
-                    raise E.DownloadError("The download broke off; resuming.") from None
-                out.flush()
-                os.fsync(out.fileno())
-        if total is not None and received < total:
-            raise E.DownloadError(f"The download stopped at {received} of {total} bytes; resuming.")
-        problem = check_glb_file(part)
-        if problem is None:
-            return
-        if problem.startswith("it is incomplete"):
-            # The header promises more bytes than came: a truncated transfer.
-            raise E.DownloadError(f"The downloaded model {problem}; resuming.")
-        raise E.NotAGlb(f"{shorten(url)}: {problem}")
-
 
 class _NoAuth(requests.auth.AuthBase):
     """Adds nothing: it only stops requests from looking up ~/.netrc."""
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         return r
-
-
-def _allowed(url: str) -> bool:
-    try:
-        check_url(url, "download address")
-        return True
-    except E.InsecureUrl:
-        return False
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _content_range_total(value: str | None) -> int | None:
-    # "bytes 100-999/1000"
-    if value and "/" in value:
-        return _int(value.rsplit("/", 1)[1].strip())
-    return None
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
 
 
 def describe_params(params: dict) -> str:

@@ -1,8 +1,8 @@
-"""Turn what the user picked into the ``image_url`` the gateway fetches.
+"""Check what the user picked and keep what will be sent.
 
-An http(s) URL is passed on as is. A local PNG, JPEG or WebP file is sent
-inline as a ``data:`` URI, so nothing has to be uploaded anywhere first.
-Anything else is refused before a request is made.
+An http(s) URL is passed on as is. A local PNG, JPEG or WebP file keeps its
+bytes; :mod:`.delivery` decides how they travel (the user's bucket, or
+inline as a ``data:`` URI). Anything else is refused before a request is made.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import base64
 import hashlib
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .errors import BadImage
@@ -42,9 +42,26 @@ class PreparedImage:
     """An image ready to send: what the gateway gets and what we remember."""
 
     source: str  # the path or URL the user gave, for messages and provenance
-    image_url: str  # what goes into the submit body (URL or data URI)
     content_hash: str  # sha256 of the bytes, or of the URL for remote images
     info: ImageInfo | None  # None for remote URLs (we never fetch them)
+    data: bytes | None = field(default=None, repr=False)  # a local image's bytes
+    url: str | None = None  # a remote image's address, sent as it is
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
+
+    @property
+    def image_url(self) -> str:
+        """The address itself, or the bytes inline as a ``data:`` URI."""
+        if self.url is not None:
+            return self.url
+        assert self.data is not None and self.info is not None
+        return data_uri(self.data, self.info)
+
+    @property
+    def extension(self) -> str:
+        return {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}.get(self.info.format if self.info else "", "")
 
 
 def is_url(source: str) -> bool:
@@ -149,7 +166,7 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
         if not urlsplit(source).hostname:
             raise BadImage(f"{shorten(source)} is not a complete address; give a full http(s) URL.")
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        return PreparedImage(source, source, digest, None)
+        return PreparedImage(source, digest, None, url=source)
     if "://" in source or source.startswith("data:"):
         raise BadImage(f"{shorten(source)} is neither a local file nor an http(s) address.")
     name = os.path.basename(source)
@@ -161,4 +178,4 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
             raise BadImage(f"{name} is not a PNG, JPEG or WebP image; convert it to one of these and try again.")
         info = found
     check_size(name, len(data), info)
-    return PreparedImage(source, data_uri(data, info), hashlib.sha256(data).hexdigest(), info)
+    return PreparedImage(source, hashlib.sha256(data).hexdigest(), info, data=data)

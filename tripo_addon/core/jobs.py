@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 class State:
     NEW = "new"
+    UPLOADING = "uploading"  # the image goes to the user's bucket; nothing sent to the gateway yet
     SUBMITTING = "submitting"  # written before the POST leaves
     SUBMIT_UNKNOWN = "submit_unknown"  # sent, but no answer: may be charged
     REJECTED = "rejected"  # the gateway refused the submit: nothing queued
@@ -42,6 +43,8 @@ FINISHED = {
     State.REJECTED, State.SUBMIT_UNKNOWN, State.IMPORTED, State.IMPORT_FAILED, State.FAILED,
     State.ERROR, State.DOWNLOAD_FAILED, State.STOPPED,
 }
+#: Not sent to the gateway yet: a re-run submits this same record (nothing was paid).
+NOT_SENT = {State.NEW, State.UPLOADING}
 #: Finished without a model: a re-run may submit again.
 FAILED_STATES = {State.REJECTED, State.FAILED, State.ERROR, State.DOWNLOAD_FAILED, State.STOPPED}
 
@@ -91,6 +94,11 @@ class Job:
     imported_at: float | None = None
     download_bytes: int = 0
     download_total: int | None = None
+    #: How the image travels and, for the bucket route, the object to delete
+    #: afterwards (see core.delivery; never a secret or a signed link).
+    delivery: dict = field(default_factory=dict)
+    upload_bytes: int = 0
+    upload_total: int | None = None
 
     def __post_init__(self) -> None:
         if not self.key:

@@ -4,49 +4,37 @@ Every write goes to a temporary file that is flushed, fsynced and renamed
 over the old one, so a crash leaves either the old record or the new one,
 never half of each. The journal holds no API key: :class:`~.jobs.Job` has
 no field for it.
+
+Faults: a record that cannot be written (disk full, read-only folder) is
+kept in memory (:attr:`Journal.unsaved`), served by :meth:`Journal.load`
+and :meth:`Journal.all`, and written by the next successful save or by
+:meth:`Journal.flush_unsaved`; the caller gets :class:`~.errors.JournalUnwritable`
+with one sentence. Junk in the folder (directories, unreadable files, other
+JSON) is skipped, never raised. Renames are retried on PermissionError
+(Windows: an antivirus or another program holding the file).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 import threading
 import time
+from dataclasses import fields
 
+from . import locks
+from .fsutil import quiet_remove as _quiet_remove
+from .fsutil import replace, unwritable
 from .jobs import Job
+from .locks import JobLock
 
-if os.name == "nt":
-    import msvcrt
-else:
-    import fcntl
+__all__ = ["JobLock", "Journal"]
 
-
-class JobLock:
-    """Exclusive claim on one job (image + options), held while this process works on it.
-
-    An OS file lock: it conflicts across processes (two batch runs over the
-    same folder) and within one, and the OS drops it if the process dies.
-    """
-
-    def __init__(self, fd: int):
-        self._fd: int | None = fd
-
-    def __del__(self) -> None:
-        # A safety net only: holders release explicitly when the job ends.
-        self.release()
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            if os.name == "nt":
-                msvcrt.locking(self._fd, msvcrt.LK_UNLCK, 1)
-            else:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            os.close(self._fd)
-            self._fd = None
+#: A job record is a few KB; anything far bigger in the folder is not one.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
 class Journal:
@@ -56,66 +44,114 @@ class Journal:
         self.downloads_dir = os.path.join(directory, "downloads")
         self.locks_dir = os.path.join(directory, "locks")
         for folder in (self.jobs_dir, self.downloads_dir, self.locks_dir):
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError:
+                pass  # a read-only or full folder: said by the first write (or check_writable)
         self._lock = threading.Lock()
+        #: job id -> latest record that could not be written yet.
+        self.unsaved: dict[str, dict] = {}
+        self.prune_locks()
 
-    def try_lock(self, key: str) -> JobLock | None:
-        """Claim the job for ``key``, or None if another process (or thread) has it."""
-        safe = "".join(c for c in key if c.isalnum())[:64] or "job"
-        fd = os.open(os.path.join(self.locks_dir, f"{safe}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    # -- writing ------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        """Raise :class:`JournalUnwritable` unless a record can be written now."""
         try:
-            if os.name == "nt":
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            else:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return None
-        return JobLock(fd)
-
-    def _path(self, job_id: str) -> str:
-        safe = "".join(c for c in job_id if c.isalnum())
-        return os.path.join(self.jobs_dir, f"{safe}.json")
+            os.makedirs(self.jobs_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".check-", suffix=".tmp", dir=self.jobs_dir)
+            try:
+                os.write(fd, b"{}")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                _quiet_remove(tmp)
+        except OSError as exc:
+            raise unwritable(self.jobs_dir, exc, kept=False) from None
 
     def save(self, job: Job) -> None:
         job.updated_at = time.time()
-        data = json.dumps(job.to_dict(), indent=1, sort_keys=True).encode("utf-8")
+        record = job.to_dict()
+        data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")  # TypeError: caller's bug
         with self._lock:
-            fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".tmp", dir=self.jobs_dir)
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self._path(job.id))
-            except BaseException:
-                try:
-                    os.remove(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
-            _fsync_dir(self.jobs_dir)
+                self._write(job.id, data)
+            except OSError as exc:
+                self.unsaved[job.id] = json.loads(data)  # a copy the caller cannot change
+                raise unwritable(self.jobs_dir, exc) from None
+            self.unsaved.pop(job.id, None)
+            self._flush_locked()  # the disk works again: write what waited
+
+    def flush_unsaved(self) -> int:
+        """Write the records kept in memory; return how many were written.
+
+        Raises :class:`JournalUnwritable` if some still cannot be written.
+        """
+        with self._lock:
+            return self._flush_locked(raise_on_failure=True)
+
+    def _flush_locked(self, raise_on_failure: bool = False) -> int:
+        written = 0
+        for job_id, record in list(self.unsaved.items()):
+            try:
+                self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+            except OSError as exc:
+                if raise_on_failure:
+                    raise unwritable(self.jobs_dir, exc) from None
+                break  # still failing: the next save tries again
+            del self.unsaved[job_id]
+            written += 1
+        return written
+
+    def _write(self, job_id: str, data: bytes) -> None:
+        os.makedirs(self.jobs_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".tmp", dir=self.jobs_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            replace(tmp, self._path(job_id))
+        except BaseException:
+            _quiet_remove(tmp)
+            raise
+        _fsync_dir(self.jobs_dir)
+
+    # -- reading ------------------------------------------------------------------
+
+    def _path(self, job_id: str) -> str:
+        safe = "".join(c for c in str(job_id) if c.isalnum())
+        return os.path.join(self.jobs_dir, f"{safe}.json")
 
     def load(self, job_id: str) -> Job | None:
-        try:
-            with open(self._path(job_id), encoding="utf-8") as f:
-                data = json.load(f)
-            if not isinstance(data, dict):  # e.g. "[]" or "null": not a job record
-                return None
-            return Job.from_dict(data)
-        except (FileNotFoundError, ValueError, TypeError):
-            return None
+        """The job, or None when there is none or the file is not a job record (never raises)."""
+        with self._lock:
+            record = self.unsaved.get(job_id)
+        if record is not None:
+            return _job_from(record)
+        return _job_from(_read_record(self._path(job_id)))
 
     def all(self) -> list[Job]:
-        jobs = []
-        for name in os.listdir(self.jobs_dir):
+        try:
+            names = os.listdir(self.jobs_dir)
+        except OSError:
+            names = []
+        jobs: dict[str, Job] = {}
+        for name in names:
             if name.endswith(".json") and not name.startswith("."):
-                job = self.load(name[:-5])
+                job = _job_from(_read_record(os.path.join(self.jobs_dir, name)))
                 if job is not None:
-                    jobs.append(job)
+                    jobs[name[:-5]] = job
+        with self._lock:
+            pending = dict(self.unsaved)
+        for job_id, record in pending.items():  # newer than the disk
+            job = _job_from(record)
+            if job is not None:
+                jobs["".join(c for c in job_id if c.isalnum())] = job
+        out = list(jobs.values())
         # A hand-edited record may hold a non-number here; it must not break the list.
-        jobs.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
-        return jobs
+        out.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
+        return out
 
     def find_by_key(self, key: str) -> Job | None:
         """The newest job for these image bytes and options, if any."""
@@ -124,27 +160,124 @@ class Journal:
 
     def remove(self, job_id: str) -> None:
         with self._lock:
-            try:
-                os.remove(self._path(job_id))
-            except FileNotFoundError:
-                pass
+            self.unsaved.pop(job_id, None)
+            _quiet_remove(self._path(job_id))
 
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""
-        stem = os.path.splitext(job.label)[0]
+        stem = os.path.splitext(_file_name(job.source))[0]
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:40] or "model"
         directory = directory or self.downloads_dir
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:  # a TripoError: the job is interrupted with this sentence, not a traceback
+            raise unwritable(directory, exc, kept=False, what="the downloaded model",
+                             where="choose another Download Folder in the add-on preferences") from None
         tag = "".join(c for c in job.id if c.isalnum())[:8] or "job"
         return os.path.join(directory, f"{stem}-{tag}.glb")
 
+    # -- locks --------------------------------------------------------------------
+
+    def _lock_path(self, key: str) -> str:
+        safe = "".join(c for c in key if c.isalnum())[:64] or "job"
+        return os.path.join(self.locks_dir, f"{safe}.lock")
+
+    def try_lock(self, key: str) -> JobLock | None:
+        """Claim the job for ``key``, or None if another process (or thread) has it.
+
+        Raises :class:`LockUnsupported` when the file system cannot lock at
+        all, and :class:`JournalUnwritable` when no lock file can be made.
+        """
+        return locks.try_lock(self._lock_path(key), self.locks_dir)
+
+    def prune_locks(self) -> int:
+        """Remove lock files nobody holds (left by a crash); return how many. Never raises."""
+        return locks.prune(self.locks_dir)
+
+
+# -- helpers ------------------------------------------------------------------------
+
+def _read_record(path: str) -> dict | None:
+    """The JSON object in ``path``, or None for anything else (never raises)."""
+    try:
+        # O_NONBLOCK: a FIFO named like a record must not hang the listing.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(MAX_RECORD_BYTES + 1)
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    finally:
+        os.close(fd)
+    return data if isinstance(data, dict) else None
+
+
+_TYPES = {"str": (str,), "None": (type(None),), "float": (int, float), "int": (int,), "list": (list,),
+          "dict": (dict,), "bool": (bool,)}
+_STRING_LISTS = ("media_urls", "objects")
+_ID_FIELDS = ("source", "content_hash", "id", "request_id")
+
+
+def _job_from(data: dict | None) -> Job | None:
+    """A Job from a record, with wrong-typed fields put right; None if it is not a job."""
+    if not isinstance(data, dict):
+        return None
+    clean: dict = {}
+    for f in fields(Job):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        allowed = tuple(t for name in str(f.type).split("|") for t in _TYPES.get(name.strip(), (object,)))
+        if isinstance(value, bool) and bool not in allowed and object not in allowed:
+            value = None if type(None) in allowed else _DROP  # True is not a time or a count
+        elif not isinstance(value, allowed):
+            # A number where an id belongs (a hand-edited request id) keeps its meaning as text.
+            value = str(value) if f.name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
+        if value is _DROP:
+            continue
+        if f.name in _STRING_LISTS:
+            value = [v for v in value if isinstance(v, str)]
+        clean[f.name] = value
+    if not all(k in clean for k in ("source", "params", "content_hash")):
+        return None
+    if "state" not in clean and clean.get("request_id"):
+        clean["state"] = "interrupted"  # paid for: resume it by its id, never submit it again
+    try:
+        return Job(**clean)
+    except (TypeError, ValueError):
+        return None
+
+
+_DROP = object()
+
+
+def _file_name(source: str) -> str:
+    """The last part of a path or URL, whatever the separators (C:\\x\\y.png on any system)."""
+    text = str(source or "").split("?", 1)[0].split("#", 1)[0].rstrip("/\\")
+    name = re.split(r"[\\/]", text)[-1]
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        name = name[2:]  # "D:chair.png": a drive-relative Windows path
+    return name
+
 
 def _fsync_dir(path: str) -> None:
-    # Make the rename itself durable (POSIX); not possible on Windows.
+    # Make the rename itself durable (POSIX); not possible on Windows, and some
+    # file systems (network shares) refuse it: the rename is done either way.
     if os.name != "posix":
         return
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from .images import PreparedImage
-from .jobs import READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
+from .jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
 from .journal import JobLock, Journal
 from .runner import mark_submit_unknown
 
@@ -51,21 +51,25 @@ def plan(
 ) -> Plan:
     """Find or create the job for ``prepared`` with ``params`` and say what it needs.
 
-    ``active_ids`` are jobs being worked on in this process right now. Unless
-    ``force``, the job is claimed with a lock so that no other process works on
+    ``active_ids`` are jobs being worked on in this process right now. The job
+    is claimed with a lock (forced or not) so that no other process works on
     (or pays for) the same image and options at the same time.
     """
     key = idempotency_key(prepared.content_hash, params)
-    existing = None if force else journal.find_by_key(key)
+    existing = journal.find_by_key(key)
     if existing is not None and existing.id in active_ids:
-        return Plan(existing, Decision.BUSY, f"{existing.label} is already being generated with these options.")
-    lock = None
-    if not force:
-        lock = journal.try_lock(key)
-        if lock is None:
-            job = existing or Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash)
-            return Plan(job, Decision.BUSY, f"{job.label} is being generated with these options by another "
-                                            "Blender process right now; wait for it to finish.")
+        return Plan(existing, Decision.BUSY, f"{existing.label} is already being generated with these options"
+                    + ("; wait for it to finish before paying for another." if force else "."))
+    # A forced job claims its image and options too: a new paid job never runs
+    # beside another worker's job for the same image and options.
+    lock = journal.try_lock(key)
+    if lock is None:
+        job = existing or Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash)
+        return Plan(job, Decision.BUSY, f"{job.label} is being generated with these options by another "
+                                        "Blender process right now; wait for it to finish.")
+    if force:
+        existing = None
+    else:
         existing = journal.find_by_key(key)  # re-read: the other process may just have finished
     result = _decide(journal, existing, prepared, params, origin, blend_file)
     if result.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT):
@@ -103,7 +107,8 @@ def _decide(journal: Journal, existing: Job | None, prepared: PreparedImage, par
             job.error = job.error_kind = None
             journal.save(job)
             return Plan(job, Decision.RESUME, f"Resuming {job.label} (request {job.request_id}) without a new submit.")
-        if job.state == State.NEW:
+        if job.state in NOT_SENT:
+            # Never sent (its upload to the user's bucket, if any, is reused).
             return Plan(job, Decision.SUBMIT)
         # Rejected, failed or errored before: no model came of it, so try again.
     job = Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash,

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import errors as E
+from .delivery import S3, Delivery, InlineRefused, deliver, release
 from .gateway import GatewayClient
-from .jobs import SERVER_TO_STATE, Job, State
+from .jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from .journal import Journal
+from .storage import StorageConfig
 
 EventSink = Callable[[Job, str], None]
 
@@ -48,10 +50,17 @@ def advance(
     journal: Journal,
     *,
     image_url: str | None = None,
+    delivery: Delivery | None = None,
+    storage: StorageConfig | None = None,
     settings: RunSettings | None = None,
     on_event: EventSink | None = None,
+    **delivery_options,
 ) -> Job:
     """Take ``job`` as far as the network can: to ``downloaded`` or a final state.
+
+    A new job needs ``delivery`` (how its image travels) or a ready
+    ``image_url``. ``storage`` is the user's bucket, used to delete the job's
+    uploaded image once the gateway no longer needs it.
 
     Returns early, with the state unchanged, when the client's stop event is
     set; the journal then holds everything needed to resume.
@@ -62,35 +71,70 @@ def advance(
         if state is not None:
             job.state = state
         if event != "progress":  # byte counts are not worth an fsync
-            journal.save(job)
+            try:
+                journal.save(job)
+            except E.JournalUnwritable:
+                # The record (a paid request id, maybe) is kept in the journal's
+                # memory and written by the next save that works; say so now.
+                if on_event:
+                    on_event(job, "unsaved")
         if on_event:
             on_event(job, event)
 
+    _advance(job, client, journal, image_url, delivery, settings, changed, delivery_options)
+    if storage is not None and (job.delivery or {}).get("route") == S3 and not client.stop.is_set():
+        # Its own step: a failed delete is retried by the next start's sweep, never the job's failure.
+        release(job, storage, lambda state, event: changed(state, event), stop=client.stop, **delivery_options)
+    return job
+
+
+def _advance(job: Job, client: GatewayClient, journal: Journal, image_url: str | None, delivery: Delivery | None,
+             settings: RunSettings, changed, delivery_options: dict) -> None:
     try:
         if job.state == State.SUBMITTING:
             mark_submit_unknown(job)
             changed()
-            return job
-        if job.state == State.NEW:
-            if not image_url:
-                raise ValueError("a new job needs its image_url")
+            return
+        if job.state in NOT_SENT:
+            if delivery is None and not image_url:
+                raise ValueError("a new job needs its delivery or image_url")
             job.error = job.error_kind = None
+            try:
+                if delivery is not None:
+                    image_url = deliver(job, delivery, lambda state, event: changed(state, event),
+                                        stop=client.stop, **delivery_options)
+                else:
+                    job.delivery = {"route": "inline" if image_url.startswith("data:") else "url"}
+            except E.Stopped:
+                changed(State.NEW)  # nothing was sent; the upload, if any, is reused next time
+                return
+            except E.StorageError as exc:
+                job.fail(State.REJECTED, exc)
+                changed()
+                return
+            assert image_url
             changed(State.SUBMITTING)
             try:
                 result = client.submit(image_url, job.params)
             except E.SubmitUncertain as exc:
                 job.fail(State.SUBMIT_UNKNOWN, exc)
                 changed()
-                return job
+                return
             except E.Stopped:
                 # Stopped while waiting to retry a submit that never reached the queue.
                 job.state = State.NEW
                 changed()
-                return job
+                return
+            except E.BadRequest as exc:
+                if image_url.startswith("data:"):
+                    exc = InlineRefused.from_refusal(exc)
+                job.fail(State.REJECTED, exc)
+                changed()
+                return
             except E.TripoError as exc:
                 job.fail(State.REJECTED, exc)
                 changed()
-                return job
+                return
             job.request_id = result.request_id
             job.polling_url = result.polling_url
             job.server_status = result.status
@@ -102,13 +146,12 @@ def advance(
         if job.state in (State.QUEUED, State.PROCESSING) or (job.state == State.INTERRUPTED and not job.media_urls):
             _poll_until_done(job, client, settings, changed)
             if job.state != State.COMPLETED:
-                return job
+                return
 
         if job.state in (State.COMPLETED, State.DOWNLOADING) or (job.state == State.INTERRUPTED and job.media_urls):
             _download(job, client, journal, settings, changed)
     except E.Stopped:
         pass
-    return job
 
 
 def _poll_until_done(job: Job, client: GatewayClient, settings: RunSettings, changed) -> None:
@@ -198,6 +241,12 @@ def _download(job: Job, client: GatewayClient, journal: Journal, settings: RunSe
         raise
     except E.TripoError as exc:
         job.fail(State.INTERRUPTED, exc)
+        changed()
+        return
+    except OSError as exc:  # the model could not be saved here (a full disk...): paid, so resumable
+        job.fail(State.INTERRUPTED, E.DownloadError(
+            f"Could not save the model of {job.label} ({exc.strerror or exc}); free some disk space or pick "
+            "another download folder, and the job resumes without a new charge."))
         changed()
         return
     job.glb_path = path

@@ -1,0 +1,154 @@
+"""farm/openjd/tripo3d-batch.yaml run for real by the Open Job Description
+runtime (openjd-cli from PyPI) against the gateway simulator, with this
+venv's Python (bpy module) standing in for Blender: every task runs
+scripts/generate.py --shard K/N in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from helpers import SIM_KEY, make_image
+
+from tripo_addon.core.inputs import shard_of, take_shard
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATE = os.path.join(REPO, "farm", "openjd", "tripo3d-batch.yaml")
+GENERATE = os.path.join(REPO, "scripts", "generate.py")
+SHARDS = 3
+
+
+def openjd() -> str:
+    # The venv's own openjd first: the one requirements-dev.txt installs.
+    exe = shutil.which("openjd", path=os.path.dirname(sys.executable)) or shutil.which("openjd")
+    if exe is None:
+        pytest.fail("openjd-cli is not installed: .venv/bin/pip install openjd-cli (see requirements-dev.txt)")
+    return exe
+
+
+def worker_env(**extra) -> dict:
+    # A worker's own environment, minus anything of this machine's gateway or
+    # bucket (a farm worker's AWS_* credentials must not become the bucket's).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_", "TRIPO3D_"))}
+    env["TRIPO3D_RETRY_BASE_DELAY"] = "0.05"
+    env.update(extra)
+    return env
+
+
+def run_template(params: dict, env: dict, timeout: float = 420) -> subprocess.CompletedProcess:
+    args = [openjd(), "run", TEMPLATE, "--step", "Generate"]
+    for key, value in params.items():
+        args += ["-p", f"{key}={value}"]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def params_for(inp, out) -> dict:
+    return {"InputFolder": inp, "OutputFolder": out, "ShardCount": SHARDS, "Runner": "python",
+            "Blender": sys.executable, "GenerateScript": GENERATE, "Upload": "inline", "Texture": "HD"}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Six images whose names put two in each of the three shards (the shard
+    is a hash of the path, so the names are picked for this folder)."""
+    inp = tmp_path / "in folder"   # a space: paths must survive the template's quoting
+    inp.mkdir()
+    picked: dict[int, list[str]] = {k: [] for k in range(1, SHARDS + 1)}
+    for i in range(200):
+        name = f"photo_{i:03d}.png"
+        k = shard_of(os.path.join(str(inp), name), SHARDS)
+        if len(picked[k]) < 2:
+            picked[k].append(name)
+        if all(len(v) == 2 for v in picked.values()):
+            break
+    names = sorted(n for v in picked.values() for n in v)
+    assert len(names) == 6
+    for i, name in enumerate(names):
+        (inp / name).write_bytes(make_image("PNG", size=(64 + i, 48), color=(40 * i, 120, 200 - 30 * i)))
+    (inp / "notes.txt").write_text("not an image; a folder input skips it\n")
+    return inp, [str(inp / n) for n in names]
+
+
+def test_template_passes_openjd_check_and_takes_no_key():
+    proc = subprocess.run([openjd(), "check", TEMPLATE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "passes validation checks" in proc.stdout, proc.stdout + proc.stderr
+    with open(TEMPLATE, encoding="utf-8") as f:
+        template = yaml.safe_load(f)
+    assert template["specificationVersion"] == "jobtemplate-2023-09"
+    names = {p["name"] for p in template["parameterDefinitions"]}
+    assert {"InputFolder", "OutputFolder", "ShardCount", "Blender", "GenerateScript", "Runner", "OnlineMode",
+            "Texture", "TextureAlignment", "Orientation"} <= names
+    assert not [n for n in names if "key" in n.lower() or "secret" in n.lower()]
+    (step,) = template["steps"]
+    (shard,) = step["parameterSpace"]["taskParameterDefinitions"]
+    assert (shard["name"], shard["type"], shard["range"]) == ("Shard", "INT", "1-{{Param.ShardCount}}")
+
+
+def blend_contents(paths: list[str]) -> dict:
+    code = (
+        "import bpy, json, sys\n"
+        "out = {}\n"
+        "for path in sys.argv[1:]:\n"
+        "    bpy.ops.wm.open_mainfile(filepath=path)\n"
+        "    out[path] = {'collections': sorted(c.name for c in bpy.data.collections if c.all_objects),\n"
+        "                 'requests': sorted({o['tripo3d_request_id'] for o in bpy.data.objects"
+        "                                     if 'tripo3d_request_id' in o})}\n"
+        "print('JSON' + json.dumps(out))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")]
+    assert lines, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(lines[0][4:])
+
+
+@pytest.mark.slow
+def test_every_image_imported_once_across_the_shards(sim, user_res, folder, tmp_path):
+    inp, images = folder
+    out = tmp_path / "out"   # not created: each task makes it
+    env = worker_env(PIXAZO_API_KEY=SIM_KEY, PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res))
+    proc = run_template(params_for(str(inp), str(out)), env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert SIM_KEY not in log   # the key came from the environment and was never printed
+
+    seen: list[str] = []
+    request_ids: set[str] = set()
+    blends = []
+    for k in range(1, SHARDS + 1):
+        jobs = json.loads((out / f"report-{k}.json").read_text())["jobs"]
+        mine = [j["image"] for j in jobs]
+        assert mine == take_shard(images, k, SHARDS), f"shard {k} took {mine}"
+        assert all(j["status"] == "COMPLETED" and j["objects"] for j in jobs)
+        seen += mine
+        request_ids |= {j["request_id"] for j in jobs}
+        blends.append(str(out / f"shard-{k}.blend"))
+        assert f"shard {k}/{SHARDS}" in log
+    assert sorted(seen) == sorted(images)     # every image, each exactly once
+    assert len(request_ids) == len(images)
+
+    # The simulator was paid once per image, with the job's options.
+    assert sim.stats()["submits"] == len(images)
+    sim_jobs = sim.jobs()
+    assert {j["request_id"] for j in sim_jobs} == request_ids
+    assert all(j["params"]["texture"] == "HD" for j in sim_jobs)
+
+    contents = blend_contents(blends)
+    for k, path in enumerate(blends, 1):
+        stems = sorted(os.path.splitext(os.path.basename(i))[0] for i in take_shard(images, k, SHARDS))
+        assert contents[path]["collections"] == stems
+        report = json.loads((out / f"report-{k}.json").read_text())["jobs"]
+        assert set(contents[path]["requests"]) == {j["request_id"] for j in report}
+
+
+def test_no_key_in_the_worker_environment_fails_before_sending(sim, user_res, folder, tmp_path):
+    inp, _ = folder
+    env = worker_env(PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res))
+    proc = run_template(params_for(str(inp), str(tmp_path / "out")), env, timeout=120)
+    assert proc.returncode != 0
+    assert "PIXAZO_API_KEY is not set" in proc.stdout + proc.stderr
+    assert sim.stats()["submit_attempts"] == 0

@@ -1,0 +1,129 @@
+"""What a batch was asked to do: files, folders, globs and ``@list.txt`` files
+turned into one ordered list of image sources, and a stable share of it for
+one farm task (``--shard K/N``)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from .images import is_url
+
+#: Files a folder or glob contributes: every format Blender reads as an image.
+IMAGE_EXTENSIONS = frozenset({
+    ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".exr", ".hdr", ".tga", ".bmp", ".gif", ".jp2",
+    ".j2c", ".dpx", ".cin", ".sgi", ".rgb", ".bw", ".psd",
+})
+
+
+@dataclass
+class Inputs:
+    sources: list[str] = field(default_factory=list)
+    #: One sentence per argument that gave nothing (a missing file, an empty folder...).
+    problems: list[str] = field(default_factory=list)
+
+
+def _is_image_name(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _folder(path: str, recursive: bool) -> list[str]:
+    found = []
+    if recursive:
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [os.path.join(root, f) for f in sorted(files) if _is_image_name(f) and not f.startswith(".")]
+    else:
+        found = [os.path.join(path, f) for f in sorted(os.listdir(path))
+                 if _is_image_name(f) and not f.startswith(".") and os.path.isfile(os.path.join(path, f))]
+    return found
+
+
+def _list_file(path: str) -> tuple[list[str], str | None]:
+    """Lines of an ``@list.txt``: one path or URL each; blank lines and # comments skipped.
+    Relative paths are relative to the list file's folder."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        return [], f"Could not read the list {path} ({exc.strerror}); check the path."
+    except UnicodeDecodeError:
+        return [], f"The list {path} is not UTF-8 text; save it as UTF-8, one path or URL a line."
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(line if is_url(line) or os.path.isabs(line) else os.path.join(base, line))
+    return out, None
+
+
+def expand(items: list[str], *, recursive: bool = False) -> Inputs:
+    """Every image named by ``items``, in the order given, each once.
+
+    A plain path is kept even if it does not exist or is not an image: the
+    job for it then fails alone, with its own message, and the rest go on.
+    """
+    result = Inputs()
+    seen: set[str] = set()
+
+    def add(source: str) -> None:
+        key = source if is_url(source) else os.path.normpath(source)
+        if key not in seen:
+            seen.add(key)
+            result.sources.append(source)
+
+    def one(item: str, depth: int = 0) -> None:
+        if is_url(item):
+            add(item)
+        elif item.startswith("@") and len(item) > 1 and depth == 0:
+            lines, problem = _list_file(item[1:])
+            if problem:
+                result.problems.append(problem)
+            for line in lines:
+                one(line, depth + 1)
+        elif os.path.isdir(item):
+            found = _folder(item, recursive)
+            if not found:
+                result.problems.append(f"The folder {item} holds no images"
+                                       + ("." if recursive else " (add --recursive to look in its sub-folders)."))
+            for path in found:
+                add(path)
+        elif glob.has_magic(item) and not os.path.exists(item):
+            found = sorted(p for p in glob.glob(item, recursive=recursive) if os.path.isfile(p) and _is_image_name(p))
+            if not found:
+                result.problems.append(f"No image matches {item}.")
+            for path in found:
+                add(path)
+        else:
+            add(item)
+
+    for item in items:
+        one(item)
+    return result
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N) -> (K, N); ValueError with a sentence otherwise."""
+    try:
+        k_text, n_text = value.split("/")
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise ValueError(f"--shard must look like K/N (for example 2/8), not {value!r}.") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {value}: K must be between 1 and N.")
+    return k, n
+
+
+def shard_of(source: str, n: int) -> int:
+    """The shard (1..n) that ``source`` belongs to: a hash of the source as
+    written, so a file keeps its shard when others are added or removed."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n + 1
+
+
+def take_shard(sources: list[str], k: int, n: int) -> list[str]:
+    return [s for s in sources if shard_of(s, n) == k]
