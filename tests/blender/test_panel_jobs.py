@@ -44,6 +44,9 @@ def test_each_state_has_plain_words_and_a_bar_only_when_measured():
     assert (s.icon, s.text, s.factor) == ("TIME", "Generating on server... 1:12", None)
     s = job_status.status(working, running=True, estimate=144, now=now)
     assert s.text == "Generating on server... 1:12 of ~2:24" and s.factor == pytest.approx(0.5)
+    s = job_status.status(working, running=True, estimate=60, now=now)  # longer than usual: no bar
+    assert s.text == "Generating on server... 1:12 (usually ~1:00)" and s.factor is None
+    assert s.short == "Working 1:12"
     down = _job(State.DOWNLOADING, download_bytes=2_000_000, download_total=8_000_000)
     s = job_status.status(down, running=True)
     assert s.text == "Downloading 2.0/8.0 MB" and s.factor == pytest.approx(0.25)

@@ -221,4 +221,29 @@ def test_key_never_in_journal_after_full_job(sim, make_client, journal, prepared
             assert SIM_KEY.encode() not in data, name
             assert b"sim-forbidden" not in data, name
             assert b"Ocp-Apim" not in data, name
-    assert seen == 4  # three job files and one model
+    assert seen == 8  # three job files, one model, and the index: three keys and its marker
+
+
+def test_finding_a_job_is_an_index_lookup_not_a_scan(journal, prepared, params, monkeypatch):
+    jobs = [Job(source=f"img{i}.png", params=params, content_hash=f"{i:064x}") for i in range(50)]
+    for job in jobs:
+        journal.save(job)
+    monkeypatch.setattr(type(journal), "all", lambda self: pytest.fail("find_by_key scanned the journal"))
+    assert journal.find_by_key(jobs[17].key).id == jobs[17].id
+    newer = Job(source="img17.png", params=params, content_hash=f"{17:064x}", created_at=jobs[17].created_at + 1)
+    journal.save(newer)
+    assert journal.find_by_key(jobs[17].key).id == newer.id  # the newest of that image and options
+    assert journal.find_by_key("0" * 64) is None
+
+
+def test_a_journal_from_before_the_index_is_indexed_once(tmp_path, params):
+    from tripo_addon.core.journal import Journal
+
+    old = Journal(str(tmp_path / "j"))
+    job = Job(source="a.png", params=params, content_hash="ab" * 32)
+    old.save(job)
+    import shutil
+
+    shutil.rmtree(old.index.directory)  # as written by a version without the index
+    again = Journal(str(tmp_path / "j"))
+    assert again.index.complete and again.find_by_key(job.key).id == job.id

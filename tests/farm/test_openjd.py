@@ -152,3 +152,31 @@ def test_no_key_in_the_worker_environment_fails_before_sending(sim, user_res, fo
     assert proc.returncode != 0
     assert "PIXAZO_API_KEY is not set" in proc.stdout + proc.stderr
     assert sim.stats()["submit_attempts"] == 0
+
+
+def test_blender_runner_command_line(sim, user_res, folder, tmp_path):
+    """Runner=blender, with a stand-in 'blender' that checks the argument
+    shape a real Blender needs and then runs the script with bpy (Blender's
+    own argument handling was checked by hand; see farm/README.md)."""
+    inp, images = folder
+    fake = tmp_path / "blender"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        '[ "$1 $2 $3 $4" = "--background --python-exit-code 1 --python" ] && [ "$6" = "--" ] '
+        '|| { echo "bad blender arguments: $*" >&2; exit 9; }\n'
+        f'exec "{sys.executable}" "$5" "${{@:7}}"\n')
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    env = worker_env(PIXAZO_API_KEY=SIM_KEY, PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res))
+    params = {**params_for(str(inp), str(out)), "ShardCount": 1, "Runner": "blender", "Blender": str(fake),
+              "OnlineMode": "false"}
+    proc = run_template(params, env)
+    # Without --online-mode the batch refuses to go online: exit 2, nothing sent.
+    assert proc.returncode != 0 and "Allow Online Access" in proc.stdout + proc.stderr
+    assert "bad blender arguments" not in proc.stdout + proc.stderr
+    assert sim.stats()["submit_attempts"] == 0
+    proc = run_template({**params, "OnlineMode": "true"}, env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    jobs = json.loads((out / "report-1.json").read_text())["jobs"]
+    assert sorted(j["image"] for j in jobs) == sorted(images)
+    assert (out / "shard-1.blend").is_file() and sim.stats()["submits"] == len(images)

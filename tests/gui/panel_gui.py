@@ -277,29 +277,39 @@ def step_clear_finished(run):
 
 
 def step_narrow(run):
-    """Drag the sidebar's edge to 195 px, as an artist would."""
+    """Drag the sidebar's edge to 195 px, as an artist would. One xdotool
+    process that Blender is not waited for on: it sees the hover over the
+    edge, the press and each move in real time while this step yields."""
+    import subprocess
+
     area = editor()
-    ui = gl.sidebar_region(area)
     want = 195
-    y = ui.height // 2
-    sx, sy = gl.region_to_screen(ui, 1, y)
-    gl.xdotool("mousemove", "--sync", sx, sy)
-    yield 0.2
-    gl.xdotool("mousedown", 1)
-    yield 0.1
-    gl.xdotool("mousemove", "--sync", sx + (ui.width - want) // 2, sy)
-    yield 0.1
-    gl.xdotool("mousemove", "--sync", sx + ui.width - want, sy)
-    yield 0.2
-    gl.xdotool("mouseup", 1)
-    yield 0.5
+    tries = []
+    for dx in (9, 12, 6, 15, 3, 18, 0):
+        ui = gl.sidebar_region(area)
+        if abs(ui.width - want) <= 4:
+            break
+        sx, sy = gl.region_to_screen(ui, dx, ui.height // 2)
+        cmd = ["xdotool", "mousemove", sx + 12, sy, "sleep", "0.2", "mousemove", sx + 4, sy, "sleep", "0.1",
+               "mousemove", sx, sy, "sleep", "0.3", "mousedown", "1", "sleep", "0.2"]
+        for k in range(1, 9):
+            cmd += ["mousemove", sx + (ui.width - want) * k // 8, sy, "sleep", "0.05"]
+        cmd += ["sleep", "0.2", "mouseup", "1"]
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        yield from gl.wait_until(lambda proc=proc: proc.poll() is not None, 15, message="drag")
+        yield 0.5
+        tries.append([dx, gl.sidebar_region(area).width])
     ui = gl.sidebar_region(area)
+    run.result["narrow_tries"] = tries
     run.result["narrow_width"] = ui.width
     run.result["narrow_region"] = [ui.x, ui.y, ui.width, ui.height]
+    gl.xdotool_move(*gl.region_to_screen(gl.find_region(area, "WINDOW"), 40, 40))
     yield from shot(run, "panel-narrow.png")
 
 
 def step_preferences(run):
+    gl.xdotool_move(700, 250)  # Blender opens the window by the pointer: keep it on screen
+    yield 0.2
     bpy.ops.preferences.addon_show(module=PKG)
     yield 1.0
     wins = bpy.context.window_manager.windows

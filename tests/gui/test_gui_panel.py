@@ -48,6 +48,12 @@ def gui_run(tmp_path_factory):
             args += ["--image", image]
         run = gh.run_gui(PANEL_GUI, args, results=str(out), binds=[str(work)], timeout=360,
                          env={"TRIPO_GUI_API_KEY": key})
+    keep = "/tmp/tripo-gui-panel-last"  # the last run's screenshots, for a look by eye
+    if os.path.isdir(str(out)):
+        import shutil
+
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(str(out), keep)
     result_file = out / "panel_result.json"
     data = {"run": run, "result": json.loads(result_file.read_text()) if result_file.is_file() else None}
     data["log"] = f"rc {run['rc']}\nSTDOUT:\n{run['stdout'][-5000:]}\nSTDERR:\n{run['stderr'][-3000:]}"

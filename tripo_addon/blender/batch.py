@@ -21,6 +21,7 @@ import bpy
 from ..core import errors as E
 from ..core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
 from ..core.planning import Decision, plan
+from ..core.ratelimit import SharedLimiter
 from . import settings as settings_mod
 from .image_source import prepare_source
 from .importer import ImportOptions
@@ -130,8 +131,9 @@ def run(
     outcomes: list[Outcome | None] = [None] * len(sources)
     pending = deque(enumerate(sources))
     active: dict[str, int] = {}  # job id -> index of its source
-    previous = manager.settings_override
+    previous, previous_limiter = manager.settings_override, manager.limiter
     manager.settings_override = replace(settings, max_concurrent=jobs)
+    manager.limiter = SharedLimiter(jobs)
     if on_event is not None:
         manager.listeners.append(on_event)
     try:
@@ -163,6 +165,6 @@ def run(
         if pending or active:  # interrupted: workers stop, the journal keeps every request id
             manager.shutdown(timeout=2.0)
             _wait_for_submits_in_flight(SUBMIT_GRACE)
-        manager.settings_override = previous
+        manager.settings_override, manager.limiter = previous, previous_limiter
     return [o for o in outcomes if o is not None]
 

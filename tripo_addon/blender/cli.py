@@ -23,7 +23,7 @@ from ..core.images import is_url
 from ..core.inputs import expand as expand_inputs
 from ..core.inputs import parse_shard, take_shard
 from ..core.jobs import DEFAULT_PARAMS, Job
-from ..core.urls import normalise_base_url
+from ..core.urls import check_url, normalise_base_url
 from . import settings as settings_mod
 from .cli_checks import choose_key, number_problems
 from .importer import ImportOptions
@@ -90,6 +90,10 @@ def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
     p.add_argument("--glb-dir", metavar="DIR", help="keep a copy of each GLB here, named after its image")
     p.add_argument("--save-every", type=int, default=25, metavar="N",
                    help="save --out after every N imports (and every 10 minutes), and at the end")
+    p.add_argument("--webhook-url", metavar="URL", default="",
+                   help="also have the gateway POST each job's status to this https address (the batch still polls)")
+    p.add_argument("--webhook-mode", choices=("terminal", "sync"), default="",
+                   help="terminal: once at the end (the gateway's default); sync: at every status change too")
     p.add_argument("--jobs", type=int, default=8, metavar="N",
                    help="jobs in flight at once (default %(default)s)")
     p.add_argument("--online-mode", action="store_true",
@@ -138,6 +142,13 @@ def _output_problems(args) -> list[str]:
         problems.append("--jobs must be between 1 and 256.")
     if args.save_every < 1:
         problems.append("--save-every must be at least 1.")
+    if args.webhook_url:
+        try:
+            check_url(args.webhook_url, "webhook address")
+        except E.TripoError as exc:
+            problems.append(f"--webhook-url: {exc.message}")
+    elif args.webhook_mode:
+        problems.append("--webhook-mode needs --webhook-url.")
     for flag, folder in (("--out-dir", args.out_dir), ("--glb-dir", args.glb_dir),
                          ("--out", os.path.dirname(os.path.abspath(args.out)) if args.out else None),
                          ("--report", os.path.dirname(os.path.abspath(args.report)) if args.report else None)):
@@ -263,6 +274,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
         outputs.job_done(index, outcome)
 
     settings.max_concurrent = args.jobs
+    settings.webhook_url, settings.webhook_mode = args.webhook_url, args.webhook_mode
     interrupted = 0
     with _signals_as_exceptions():
         try:
@@ -333,5 +345,6 @@ class _signals_as_exceptions:
         import signal
 
         for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+            # None: a handler Blender installed in C, which Python cannot put back.
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         return False

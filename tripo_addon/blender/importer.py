@@ -213,8 +213,7 @@ def _free_target(target: Vector, bounds, base: Vector, others, selected) -> Vect
     if picked is not None:
         s_lo, s_hi = picked
         target.x = s_hi.x + gap + (base.x - lo.x)
-        target.y = (s_lo.y + s_hi.y) / 2 + (base.y - (lo.y + hi.y) / 2)
-        target.z = s_lo.z + (base.z - lo.z)
+        target.y = (s_lo.y + s_hi.y) / 2 + (base.y - (lo.y + hi.y) / 2)  # the height stays: on the ground
     boxes = [b for b in (_world_bounds([o]) for o in others) if b is not None]
     for _ in range(64):
         placed = (lo - base + target, hi - base + target)

@@ -23,6 +23,7 @@ from ..core import errors as E
 from ..core.delivery import Delivery, sweep
 from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ..core.journal import JobLock
+from ..core.ratelimit import SharedLimiter
 from ..core.runner import advance, mark_submit_unknown
 from . import pausing
 from . import settings as settings_mod
@@ -63,6 +64,8 @@ class JobManager:
         self.offer_only: set[str] = set()
         #: The claim on each job this process works on (see core.journal.JobLock).
         self.locks: dict[str, JobLock] = {}
+        #: Shared by every job's client: a 429 pauses them all and lowers capacity().
+        self.limiter: SharedLimiter | None = None
         #: Settings a batch run drives the jobs with (its key, route, --jobs...); None = the preferences'.
         self.settings_override: settings_mod.Settings | None = None
         #: When (monotonic) the tick next retries journal records a full disk refused.
@@ -78,6 +81,11 @@ class JobManager:
 
     def settings(self) -> settings_mod.Settings:
         return self.settings_override or settings_mod.current()
+
+    def capacity(self) -> int:
+        """Jobs allowed in flight now: the setting, lowered for a while after a 429."""
+        allowed = self.settings().max_concurrent
+        return min(allowed, self.limiter.allowed) if self.limiter is not None else allowed
 
     # -- starting and stopping ----------------------------------------------------
 
@@ -97,7 +105,7 @@ class JobManager:
             return
         if lock is not None:
             self.locks[job.id] = lock
-        if len(self.threads) >= self.settings().max_concurrent:
+        if len(self.threads) >= self.capacity():
             self.waiting.append((job, delivery))
             return
         try:
@@ -114,7 +122,10 @@ class JobManager:
     def _spawn(self, job: Job, delivery: Delivery | None) -> None:
         settings = self.settings()
         stop = threading.Event()
-        client = settings.client(stop=stop, retry=settings.retry)  # raises NoApiKey before any thread starts
+        if self.limiter is None:
+            self.limiter = SharedLimiter(settings.max_concurrent)
+        # Raises NoApiKey before any thread starts.
+        client = settings.client(stop=stop, retry=settings.retry, limiter=self.limiter)
         run_settings = settings.run_settings()
         jr = journal()  # found here: a worker never calls bpy, not even for a folder
         worker_job = Job.from_dict(job.to_dict())  # the worker owns its own copy
@@ -271,7 +282,7 @@ class JobManager:
         elif job.state in FINISHED or job.state == State.INTERRUPTED:
             self.report_job(job, "ERROR", f"{job.label}: {job.error or job.state}")
         self._release(job.id)
-        while self.waiting and len(self.threads) < self.settings().max_concurrent:
+        while self.waiting and len(self.threads) < self.capacity():
             next_job, delivery = self.waiting.popleft()
             try:
                 self._spawn(next_job, delivery)

@@ -31,6 +31,10 @@ class Status:
     text: str
     factor: float | None = None  # a bar only when something is measured
     active: bool = False  # still running (or waiting to run) in this Blender
+    short: str = ""  # for the list's row, which has half a sidebar's width
+
+    def __post_init__(self) -> None:
+        self.short = self.short or self.text.split(":")[0].split("...")[0]
 
 
 def clock(seconds: float) -> str:
@@ -68,21 +72,24 @@ def status(job: Job, *, running: bool, waiting: bool = False, paused: bool = Fal
     if running:
         if s == State.UPLOADING and job.upload_total:
             return Status("EXPORT", f"Uploading {_mb(job.upload_bytes)}/{_mb(job.upload_total)} MB",
-                          job.upload_bytes / max(1, job.upload_total), True)
+                          job.upload_bytes / max(1, job.upload_total), True, "Upload")
         if s in (State.NEW, State.UPLOADING):
             return Status("EXPORT", "Preparing the image...", active=True)
         if s == State.SUBMITTING:
             return Status("EXPORT", "Sending...", active=True)
         if s in (State.QUEUED, State.PROCESSING, State.INTERRUPTED):
             elapsed = now - (job.submitted_at or job.created_at)
-            word = "Queued on server" if s == State.QUEUED else "Generating on server"
+            word, short = ("Queued on server", "Queued") if s == State.QUEUED else ("Generating on server", "Working")
+            if estimate and elapsed > estimate:  # longer than usual: no bar pretending to know
+                return Status("TIME", f"{word}... {clock(elapsed)} (usually ~{clock(estimate)})", active=True,
+                              short=f"{short} {clock(elapsed)}")
             if estimate:
                 return Status("TIME", f"{word}... {clock(elapsed)} of ~{clock(estimate)}",
-                              min(0.99, elapsed / estimate), True)
-            return Status("TIME", f"{word}... {clock(elapsed)}", active=True)
+                              min(0.99, elapsed / estimate), True, f"{short} {clock(elapsed)}")
+            return Status("TIME", f"{word}... {clock(elapsed)}", active=True, short=f"{short} {clock(elapsed)}")
         if s == State.DOWNLOADING and job.download_total:
             return Status("IMPORT", f"Downloading {_mb(job.download_bytes)}/{_mb(job.download_total)} MB",
-                          job.download_bytes / max(1, job.download_total), True)
+                          job.download_bytes / max(1, job.download_total), True, "Download")
         if s in (State.COMPLETED, State.DOWNLOADING):
             return Status("IMPORT", "Downloading...", active=True)
         return Status("IMPORT", "Importing...", active=True)

@@ -31,6 +31,10 @@ def report_about(topic: str, level: str, text: str) -> None:
         manager.report(level, text)
     finally:
         manager.topic = ""
+    for window in bpy.context.window_manager.windows if bpy.context.window_manager else []:
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":  # the result shows under its button now, not at the next hover
+                area.tag_redraw()
 
 
 def last_message(topic: str, seconds: float = 120.0):
@@ -262,8 +266,14 @@ class TRIPO3D_OT_report(bpy.types.Operator):
     level: StringProperty(default="INFO")  # type: ignore[valid-type]
     message: StringProperty()  # type: ignore[valid-type]
 
-    def _report(self) -> None:
-        self.report({self.level if self.level in ("INFO", "WARNING", "ERROR") else "INFO"}, self.message)
+    def _report(self, modal: bool = False) -> None:
+        level = self.level if self.level in ("INFO", "WARNING", "ERROR") else "INFO"
+        if modal and level == "ERROR":
+            # Blender opens a popup under the pointer for an operator's ERROR:
+            # a background job must not interrupt a stroke. A WARNING reaches
+            # the status bar and the Info log all the same.
+            level = "WARNING"
+        self.report({level}, self.message)
 
     def execute(self, context):
         # A report made while Python's bpy.ops call runs belongs to that call:
@@ -282,7 +292,7 @@ class TRIPO3D_OT_report(bpy.types.Operator):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         context.window_manager.event_timer_remove(self._timer)
-        self._report()
+        self._report(modal=True)
         return {"FINISHED"}
 
 

@@ -119,7 +119,7 @@ class TRIPO3D_PT_generate_base(_SidebarPanel):
         from .operators import generate_blocker
 
         reason = generate_blocker(context)
-        if reason:
+        if reason and bpy.app.online_access and settings_mod.current().api_key:  # else the box above says it
             label_wrapped(layout, context, reason, icon="INFO", lines=3)
         for stamp, level, text, topic in list(manager.messages)[-1:]:
             if not topic and time.time() - stamp < MESSAGE_SECONDS:
@@ -181,9 +181,9 @@ class TRIPO3D_UL_jobs(bpy.types.UIList):
         else:
             row.label(text=job.label, icon="IMAGE_DATA")
         if st.factor is not None and hasattr(row, "progress"):
-            row.progress(factor=st.factor, type="RING", text=st.text)
+            row.progress(factor=st.factor, type="RING", text=st.short)
         else:
-            row.label(text=st.text, icon=st.icon)
+            row.label(text=st.short, icon=st.icon)
 
 
 class TRIPO3D_MT_job(bpy.types.Menu):

@@ -39,18 +39,22 @@ class Settings:
     storage_error: StorageError | None = None
     #: Backoff for polls and downloads (None: the client's default).
     retry: RetryPolicy | None = None
+    webhook_url: str = ""
+    webhook_mode: str = ""
 
-    def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None) -> GatewayClient:
+    def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None,
+               limiter=None) -> GatewayClient:
         from .. import __version__
 
         return GatewayClient(
-            self.api_key, self.base_url, stop=stop, retry=retry,
+            self.api_key, self.base_url, stop=stop, retry=retry, limiter=limiter,
             max_download_bytes=self.max_download_mb * 1024 * 1024, read_timeout=self.read_timeout,
             user_agent=f"tripo3d-blender/{__version__}",
         )
 
     def run_settings(self) -> RunSettings:
-        return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir)
+        return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir,
+                           webhook_url=self.webhook_url, webhook_mode=self.webhook_mode)
 
     def delivery(self, prepared: PreparedImage) -> Delivery:
         """How ``prepared`` will reach the gateway (raises when the route cannot work)."""

@@ -35,6 +35,7 @@ from . import answers
 from . import errors as E
 from .deadline import Deadline, DeadlineAdapter
 from .download import DownloadMixin
+from .ratelimit import SharedLimiter
 from .urls import check_url, normalise_base_url, same_origin, shorten
 
 MODEL_ID = "tripo3d-v2-5-413"
@@ -135,6 +136,7 @@ class GatewayClient(DownloadMixin):
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         stop: threading.Event | None = None,
         user_agent: str = "tripo3d-blender",
+        limiter: SharedLimiter | None = None,
     ):
         self._key = check_api_key(api_key)
         self.base_url = normalise_base_url(base_url)
@@ -142,6 +144,8 @@ class GatewayClient(DownloadMixin):
         self.retry = retry or RetryPolicy()
         self.max_download_bytes = max_download_bytes
         self.stop = stop or threading.Event()
+        #: Shared by all jobs of the process: a 429 pauses them all (see core.ratelimit).
+        self.limiter = limiter
         self.session = requests.Session()
         # The environment's proxy settings still apply; .netrc credentials must not.
         # (trust_env alone would also add a ~/.netrc login as an Authorization
@@ -189,6 +193,19 @@ class GatewayClient(DownloadMixin):
             reached_server=True,
         )
 
+    def _gated(self, call: Callable[[], T]) -> T:
+        """One request, in turn with every other job's when the gateway is limiting us."""
+        if self.limiter is None:
+            return call()
+        self.limiter.wait_turn(self.stop)
+        try:
+            result = call()
+        except E.RateLimited as exc:
+            self.limiter.rate_limited(exc.retry_after)
+            raise
+        self.limiter.succeeded()
+        return result
+
     def _retrying(self, call: Callable[[], T], what: str) -> T:
         """Run ``call`` until it succeeds, retrying retryable failures within the budget."""
         failures = 0
@@ -230,7 +247,7 @@ class GatewayClient(DownloadMixin):
         failures = 0
         while True:
             try:
-                return self._submit_once(url, body, headers)
+                return self._gated(lambda: self._submit_once(url, body, headers))
             except (E.RateLimited, E.ServerError, E.NetworkError) as exc:
                 surely_not_queued = (
                     isinstance(exc, E.RateLimited)
@@ -332,7 +349,8 @@ class GatewayClient(DownloadMixin):
 
     def status(self, request_id: str, polling_url: str | None = None) -> StatusResult:
         """One status check, retrying temporary faults within the retry budget."""
-        return self._retrying(lambda: self.status_once(request_id, polling_url), "checking the job")
+        return self._retrying(lambda: self._gated(lambda: self.status_once(request_id, polling_url)),
+                              "checking the job")
 
 
 class _NoAuth(requests.auth.AuthBase):

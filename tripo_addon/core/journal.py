@@ -29,6 +29,7 @@ from . import locks
 from .fsutil import quiet_remove as _quiet_remove
 from .fsutil import replace, unwritable
 from .jobs import Job
+from .journal_index import KeyIndex
 from .locks import JobLock
 
 __all__ = ["JobLock", "Journal"]
@@ -52,6 +53,12 @@ class Journal:
         #: job id -> latest record that could not be written yet.
         self.unsaved: dict[str, dict] = {}
         self.prune_locks()
+        self.index = KeyIndex(os.path.join(directory, "index"))
+        if not self.index.complete and os.path.isdir(self.jobs_dir):
+            try:  # a journal from before the index: one full scan, once
+                self.index.build((j.key, j.id) for j in self.all())
+            except OSError:
+                pass  # unwritable: find_by_key scans until it can be built
 
     # -- writing ------------------------------------------------------------------
 
@@ -81,6 +88,10 @@ class Journal:
                 raise unwritable(self.jobs_dir, exc) from None
             self.unsaved.pop(job.id, None)
             self._flush_locked()  # the disk works again: write what waited
+        try:
+            self.index.add(job.key, job.id)
+        except OSError:
+            pass  # the record is written; find_by_key still finds it by a scan
 
     def flush_unsaved(self) -> int:
         """Write the records kept in memory; return how many were written.
@@ -154,9 +165,17 @@ class Journal:
         return out
 
     def find_by_key(self, key: str) -> Job | None:
-        """The newest job for these image bytes and options, if any."""
-        matches = [j for j in self.all() if j.key == key]
-        return matches[-1] if matches else None
+        """The newest job for these image bytes and options, if any: an index
+        lookup (a full scan only while the index is incomplete)."""
+        if self.index.complete:
+            found = [j for j in (self.load(i) for i in self.index.ids(key)) if j is not None and j.key == key]
+            with self._lock:
+                found += [j for j in map(_job_from, self.unsaved.values())
+                          if j is not None and j.key == key and j.id not in {f.id for f in found}]
+        else:
+            found = [j for j in self.all() if j.key == key]
+        found.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
+        return found[-1] if found else None
 
     def remove(self, job_id: str) -> None:
         with self._lock:

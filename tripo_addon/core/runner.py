@@ -32,6 +32,10 @@ class RunSettings:
     max_wait: float = 3600.0
     #: Folder for downloaded models ("" = the journal's own downloads folder).
     downloads_dir: str = ""
+    #: For server pipelines: the gateway also POSTs the job's status here
+    #: (https; "terminal" or "sync" mode). The job is still polled.
+    webhook_url: str = ""
+    webhook_mode: str = ""
 
 
 def mark_submit_unknown(job: Job) -> None:
@@ -115,7 +119,8 @@ def _advance(job: Job, client: GatewayClient, journal: Journal, image_url: str |
             assert image_url
             changed(State.SUBMITTING)
             try:
-                result = client.submit(image_url, job.params)
+                result = client.submit(image_url, job.params, webhook_url=settings.webhook_url or None,
+                                       webhook_mode=settings.webhook_mode or None)
             except E.SubmitUncertain as exc:
                 job.fail(State.SUBMIT_UNKNOWN, exc)
                 changed()

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Benchmarks of the Tripo3D add-on on the local gateway simulator (issue 8, item 10).
+
+    .venv/bin/python scripts/bench.py                    # everything (~10 min)
+    .venv/bin/python scripts/bench.py --quick            # smaller sizes, a smoke run
+    .venv/bin/python scripts/bench.py --only P3,P4 --json bench.json
+
+Prints one table: every figure next to a baseline measured in the same run,
+their ratio, the target and PASS/FAIL. The machine is shared, so only ratios
+within one run mean anything; small measurements are repeated (medians).
+
+P3   the batch command (scripts/generate.py, a subprocess as a user runs it,
+     --poll-interval 1, a private BLENDER_USER_RESOURCES per run) with 16 and
+     64 jobs of 3 s server time (1 s queued + 2 s processing) at --jobs 16,
+     against one job (median of 3 one-job runs, interleaved). Wall times, nothing
+     subtracted. Target: at most 1.5x per wave of 16 (16 jobs 1.5x, 64 jobs 6x).
+P3b  1,000 jobs of 1 s (0.3 + 0.7) at --jobs 32 vs the ideal ceil(1000/32) x
+     one job's wall time (median of 3, same run); peak RSS of the batch process
+     (ru_maxrss from wait4) and its growth per job against a 100-job run.
+P4   a 500 MB GLB (an asset of the simulator) through GatewayClient.download in
+     its own process: peak RSS growth, and speed vs curl -o of the same URL.
+P5   the import step (service.import_job; also importer.import_glb) vs a bare
+     bpy.ops.import_scene.gltf of the same Tripo-like GLB (glb_tripo_like.py),
+     each in a fresh empty scene, median of 5 in rotating order.
+P6   import tripo_addon + register() in a fresh process right after import bpy
+     (the baseline), median of 7; connections counted in the process and
+     requests seen by the simulator.
+J    a journal of 10,000 records (real Job/Journal classes): start-up
+     (Journal(dir).all(), vs a bare listdir + json.load of the same files) and
+     planning a new image (planning.plan, vs the same plan on an empty journal).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from unittest import mock
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+sys.path.insert(0, REPO)
+import bench_child  # noqa: E402
+from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+
+PY = os.path.join(REPO, ".venv", "bin", "python")
+ROWS = ("P3", "P3b", "P4", "P5", "P6", "J")
+
+
+# -- inputs -------------------------------------------------------------------------
+
+def make_images(folder: str, n: int) -> list[str]:
+    from PIL import Image
+
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = os.path.join(folder, f"img{i:05d}.png")
+        if not os.path.exists(p):
+            Image.new("RGB", (32, 32), (i % 251, (i // 251) % 251, (i * 7) % 253)).save(p)
+        paths.append(p)
+    return paths
+
+
+def tripo_glb(path: str) -> None:
+    from glb_tripo_like import tripo_like_glb
+    from PIL import Image
+
+    rnd = random.Random(1)
+    img = Image.new("RGB", (512, 512))
+    img.putdata([(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)) for _ in range(512 * 512)])
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    with open(path, "wb") as f:
+        f.write(tripo_like_glb(buf.getvalue()))
+
+
+# -- the batch command --------------------------------------------------------------------
+
+def batch(sim, images: list[str], jobs: int, log_dir: str) -> dict:
+    """Run scripts/generate.py as a user would; wall time and peak RSS of that process."""
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    env = dict(os.environ, PIXAZO_API_KEY=sim.config.api_key, PIXAZO_BASE_URL=sim.url,
+               BLENDER_USER_RESOURCES=home)
+    log = os.path.join(log_dir, f"batch-{len(images)}x{jobs}-{time.monotonic_ns()}.log")
+    cmd = [PY, os.path.join(REPO, "scripts", "generate.py"), "--online-mode", "--jobs", str(jobs),
+           "--poll-interval", "1", *images]
+    with open(log, "w") as out:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    shutil.rmtree(home, ignore_errors=True)
+    with open(log) as f:
+        tail = f.read()[-4000:]
+    if proc.returncode != 0 or f"Done: {len(images)} of {len(images)} imported" not in tail:
+        raise RuntimeError(f"batch of {len(images)} at --jobs {jobs} failed (exit {proc.returncode}); see {log}")
+    return {"wall": wall, "maxrss_mb": usage.ru_maxrss / 1024, "log": log}
+
+
+def p3(sim, images, quick: bool, log_dir: str) -> list[dict]:
+    sim.configure(queue_seconds=1.0, processing_seconds=2.0)
+    sizes = (16, 32) if quick else (16, 64)
+    base, runs = [], {}
+    base.append(batch(sim, images[:1], 16, log_dir)["wall"])
+    for n in sizes:  # one job, n jobs, one job, m jobs, one job
+        runs[n] = batch(sim, images[:n], 16, log_dir)["wall"]
+        base.append(batch(sim, images[:1], 16, log_dir)["wall"])
+    one = statistics.median(base)
+    rows = []
+    for n, wall in runs.items():
+        target = 1.5 * math.ceil(n / 16)
+        rows.append({"row": "P3", "what": f"{n} jobs of 3 s at --jobs 16 vs 1 job (wall s; 1 job = median of "
+                     f"{len(base)}: {', '.join(f'{b:.2f}' for b in base)})", "value": wall, "base": one,
+                     "ratio": wall / one, "unit": "s", "target": f"<= {target:.1f}x", "ok": wall / one <= target})
+    return rows
+
+
+def p3b(sim, images, quick: bool, log_dir: str) -> list[dict]:
+    sim.configure(queue_seconds=0.3, processing_seconds=0.7)
+    n = 200 if quick else 1000
+    small = n // 10
+    base = [batch(sim, images[:1], 32, log_dir)["wall"]]
+    big = batch(sim, images[:n], 32, log_dir)
+    base.append(batch(sim, images[:1], 32, log_dir)["wall"])
+    little = batch(sim, images[:small], 32, log_dir)
+    base.append(batch(sim, images[:1], 32, log_dir)["wall"])
+    one = statistics.median(base)
+    ideal = math.ceil(n / 32) * one
+    per_job_kb = (big["maxrss_mb"] - little["maxrss_mb"]) * 1024 / (n - small)
+    return [
+        {"row": "P3b", "what": f"{n} jobs of 1 s at --jobs 32 vs ideal ceil({n}/32) x 1 job "
+         f"(1 job = median of 3: {', '.join(f'{b:.2f}' for b in base)} s)", "value": big["wall"],
+         "base": ideal, "ratio": big["wall"] / ideal, "unit": "s", "target": "<= 1.50x",
+         "ok": big["wall"] / ideal <= 1.5},
+        {"row": "P3b", "what": f"peak RSS of the batch process, {n} jobs vs {small} jobs (MB)",
+         "value": big["maxrss_mb"], "base": little["maxrss_mb"], "ratio": big["maxrss_mb"] / little["maxrss_mb"],
+         "unit": "MB", "target": "(info)", "ok": None},
+        {"row": "P3b", "what": f"peak RSS growth per job ({n} vs {small} jobs, KB/job)", "value": per_job_kb,
+         "base": None, "ratio": None, "unit": "KB", "target": "(info)", "ok": None},
+    ]
+
+
+# -- the journal at scale ------------------------------------------------------------------
+
+def journal_rows(records: int, runs: int, work: str) -> list[dict]:
+    from tripo_addon.core import journal as journal_mod
+    from tripo_addon.core.images import prepare
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.planning import plan
+
+    def fill(folder: str, n: int) -> None:
+        jr = journal_mod.Journal(folder)
+        states = (State.IMPORTED, State.IMPORTED, State.IMPORTED, State.FAILED, State.DOWNLOAD_FAILED)
+        # Set-up only, not measured: fsync would make 10,000 writes take minutes on a shared disk.
+        with mock.patch("os.fsync"):
+            for i in range(n):
+                job = Job(source=f"/data/shots/img{i:05d}.png", params=dict(DEFAULT_PARAMS),
+                          content_hash=f"{i:064x}", origin="cli", state=states[i % len(states)],
+                          request_id=f"tripo3d-v2-5-413_{i:08d}", glb_path=f"/data/glb/img{i:05d}.glb",
+                          objects=[f"img{i:05d}"])
+                jr.save(job)
+
+    def bare_scan(folder: str) -> None:
+        jobs_dir = os.path.join(folder, "jobs")
+        for name in os.listdir(jobs_dir):
+            with open(os.path.join(jobs_dir, name), "rb") as f:
+                json.loads(f.read())
+
+    big, empty = os.path.join(work, "journal-big"), os.path.join(work, "journal-empty")
+    fill(big, records)
+    fill(empty, 0)
+    images = make_images(os.path.join(work, "plan-images"), 2 * runs + 2)
+    counter = iter(images)
+
+    def plan_in(folder: str) -> float:
+        jr = journal_mod.Journal(folder)
+        prepared = prepare(next(counter))
+        t = time.perf_counter()
+        p = plan(jr, prepared, dict(DEFAULT_PARAMS), origin="cli")
+        dt = time.perf_counter() - t
+        p.release()
+        return dt
+
+    def timed(fn) -> float:
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+
+    t_all, t_bare, t_plan, t_plan0 = [], [], [], []
+    for _ in range(runs):
+        t_bare.append(timed(lambda: bare_scan(big)))
+        t_all.append(timed(lambda: journal_mod.Journal(big).all()))
+        t_plan0.append(plan_in(empty))
+        t_plan.append(plan_in(big))
+    a, b = statistics.median(t_all), statistics.median(t_bare)
+    p, p0 = statistics.median(t_plan), statistics.median(t_plan0)
+    return [
+        {"row": "J", "what": f"start-up: Journal(dir).all() with {records} records vs bare listdir+json.load "
+         f"(s, median of {runs})", "value": a, "base": b, "ratio": a / b, "unit": "s", "target": "< 1 s",
+         "ok": a < 1.0},
+        {"row": "J", "what": f"planning a new image: plan() with {records} records vs empty journal "
+         f"(s, median of {runs})", "value": p, "base": p0, "ratio": p / p0, "unit": "s", "target": "< 1 s",
+         "ok": p < 1.0},
+    ]
+
+
+# -- output ---------------------------------------------------------------------------------
+
+def machine() -> dict:
+    try:
+        bpy_version = subprocess.run([PY, "-c", "import bpy; print(bpy.app.version_string)"], capture_output=True,
+                                     text=True, timeout=120).stdout.strip().splitlines()[-1]
+    except (subprocess.SubprocessError, IndexError):
+        bpy_version = "?"
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "bpy": bpy_version}
+
+
+def fmt(v, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "ms" or unit == "MB/s" or unit == "MB" or unit == "KB":
+        return f"{v:.1f}"
+    if unit == "s":
+        return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    return f"{v:g}"
+
+
+def table(rows: list[dict], info: dict, total: float) -> str:
+    head = ("row", "measure", "value", "baseline", "ratio", "target", "result")
+    body = [(r["row"], r["what"], fmt(r["value"], r["unit"]) + (f" {r['unit']}" if r["unit"] else ""),
+             fmt(r["base"], r["unit"]), f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", r["target"],
+             {True: "PASS", False: "FAIL", None: "info"}[r["ok"]]) for r in rows]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cells: " | ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    out = [f"machine: {info['cpus']} CPUs, {info['platform']}, Python {info['python']}, bpy {info['bpy']}",
+           line(head), "-+-".join("-" * w for w in widths), *map(line, body),
+           f"total bench time: {total:.0f} s"]
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default=",".join(ROWS), help=f"comma-separated rows of {', '.join(ROWS)}")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows and the machine as JSON")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (batch logs)")
+    args = ap.parse_args()
+    only = [r.strip() for r in args.only.split(",") if r.strip()]
+    unknown = [r for r in only if r not in ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}; pick from {', '.join(ROWS)}")
+    started = time.perf_counter()
+    info = machine()
+    work = tempfile.mkdtemp(prefix="bench-")
+    rows: list[dict] = []
+    q = args.quick
+    env = dict(os.environ)
+    try:
+        with GatewaySimulator(SimConfig()) as sim:
+            env.update(PIXAZO_API_KEY=sim.config.api_key, PIXAZO_BASE_URL=sim.url)
+            images = make_images(os.path.join(work, "images"), 200 if q else 1000)
+            steps = {
+                "P3": lambda: p3(sim, images, q, work),
+                "P3b": lambda: p3b(sim, images, q, work),
+                "P4": lambda: bench_child.p4(sim, sim.config.api_key, (100 if q else 500) * 2**20, 3),
+                "P5": lambda: _p5(work, 3 if q else 5, env),
+                "P6": lambda: bench_child.p6(sim, 3 if q else 7, env),
+                "J": lambda: journal_rows(2000 if q else 10000, 3, work),
+            }
+            for name in ROWS:
+                if name not in only:
+                    continue
+                t = time.perf_counter()
+                try:
+                    rows.extend(steps[name]())
+                except Exception as exc:  # one broken row must not hide the others
+                    rows.append({"row": name, "what": f"ERROR: {type(exc).__name__}: {exc}"[:300], "value": None,
+                                 "base": None, "ratio": None, "unit": "", "target": "-", "ok": False})
+                print(f"  [{name} took {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    total = time.perf_counter() - started
+    print(table(rows, info, total))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "quick": q, "rows": rows, "total_seconds": total}, f, indent=1)
+    return 0 if all(r["ok"] is not False for r in rows) else 1
+
+
+def _p5(work: str, runs: int, env: dict) -> list[dict]:
+    glb = os.path.join(work, "tripo-like.glb")
+    tripo_glb(glb)
+    e = dict(env, BLENDER_USER_RESOURCES=os.path.join(work, "p5-home"))
+    return bench_child.p5(glb, runs, e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

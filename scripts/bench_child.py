@@ -1,0 +1,247 @@
+"""Helpers of scripts/bench.py that run in fresh processes (P4, P5, P6).
+
+    python scripts/bench_child.py p4 URL DEST KEY BASE_URL   # the add-on's download, its own peak RSS
+    python scripts/bench_child.py p5 GLB RUNS                # import_job / import_glb vs bare glTF import
+    python scripts/bench_child.py p6                         # import bpy, then register the add-on
+
+Each prints one line "BENCHJSON {...}" with its figures (Blender's own
+output may come before it). The parent side of each row is here too.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = os.path.join(REPO, ".venv", "bin", "python")
+MARK = "BENCHJSON "
+
+
+def _emit(data: dict) -> None:
+    print(MARK + json.dumps(data), flush=True)
+
+
+def run_child(args: list[str], env: dict | None = None, timeout: float = 900) -> dict:
+    r = subprocess.run([PY, os.path.abspath(__file__), *args], capture_output=True, text=True,
+                       env=env, timeout=timeout, cwd=REPO)
+    for line in reversed(r.stdout.splitlines()):
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    raise RuntimeError(f"child {args[0]} failed (exit {r.returncode}): {(r.stderr or r.stdout)[-1500:]}")
+
+
+def proc_kb(field: str, pid: str = "self") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# -- P4: a 500 MB download -------------------------------------------------------
+
+def big_glb(size: int) -> bytes:
+    """A valid, self-contained GLB of exactly ``size`` bytes (one buffer of zeros)."""
+    bin_len = (size - 12 - 8 - 8 - 128) // 4 * 4
+    doc = json.dumps({"asset": {"version": "2.0"}, "buffers": [{"byteLength": bin_len}]}).encode()
+    json_len = size - 12 - 8 - 8 - bin_len
+    doc = doc + b" " * (json_len - len(doc))
+    out = bytearray(struct.pack("<4sII", b"glTF", 2, size))
+    out += struct.pack("<I4s", json_len, b"JSON") + doc
+    out += struct.pack("<I4s", bin_len, b"BIN\x00")
+    out += bytes(bin_len)
+    assert len(out) == size
+    return bytes(out)
+
+
+def child_p4(url: str, dest: str, key: str, base: str) -> None:
+    sys.path.insert(0, REPO)
+    from tripo_addon.core.gateway import GatewayClient
+
+    client = GatewayClient(key, base, max_download_bytes=1 << 30)
+    gc.collect()
+    rss0 = proc_kb("VmRSS")
+    try:  # reset the high-water mark to the current RSS (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    hwm0 = proc_kb("VmHWM")
+    t = time.perf_counter()
+    client.download([url], dest)
+    seconds = time.perf_counter() - t
+    _emit({"seconds": seconds, "rss0_kb": rss0, "hwm0_kb": hwm0, "hwm1_kb": proc_kb("VmHWM"), "reset": reset,
+           "bytes": os.path.getsize(dest)})
+
+
+def p4(sim, key: str, size: int, runs: int) -> list[dict]:
+    data = big_glb(size)
+    url = sim.add_asset("bench-big.glb", data, "model/gltf-binary")
+    del data
+    work = tempfile.mkdtemp(prefix="bench-p4-")
+    ours, curl, growth = [], [], []
+    try:
+        for i in range(runs):  # alternating: curl, add-on, add-on, curl, ...
+            for who in (("curl", "addon") if i % 2 == 0 else ("addon", "curl")):
+                dest = os.path.join(work, f"{who}.glb")
+                if who == "curl":
+                    t = time.perf_counter()
+                    subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", dest, url], check=True)
+                    curl.append(time.perf_counter() - t)
+                else:
+                    r = run_child(["p4", url, dest, key, sim.url])
+                    if r["bytes"] != size:
+                        raise RuntimeError(f"add-on downloaded {r['bytes']} of {size} bytes")
+                    ours.append(r["seconds"])
+                    growth.append((r["hwm1_kb"] - (r["rss0_kb"] if r["reset"] else r["hwm0_kb"])) / 1024)
+                for name in os.listdir(work):
+                    os.remove(os.path.join(work, name))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    mb = size / 2**20
+    t_ours, t_curl = statistics.median(ours), statistics.median(curl)
+    return [
+        {"row": "P4", "what": f"{mb:.0f} MB download: peak RSS growth (MB, max of {runs})",
+         "value": max(growth), "base": 0.0, "ratio": None, "unit": "MB", "target": "<= 32 MB",
+         "ok": max(growth) <= 32},
+        {"row": "P4", "what": f"{mb:.0f} MB download speed, add-on vs curl (MB/s, median of {runs})",
+         "value": mb / t_ours, "base": mb / t_curl, "ratio": t_curl / t_ours, "unit": "MB/s",
+         "target": ">= 0.80x", "ok": t_curl / t_ours >= 0.8},
+    ]
+
+
+# -- P5: the import step ---------------------------------------------------------------
+
+def child_p5(path: str, runs: int) -> None:
+    import bpy
+
+    sys.path.insert(0, REPO)
+    from tripo_addon.blender.importer import ImportOptions, import_glb
+    from tripo_addon.blender.service import import_job
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
+
+    def bare():
+        bpy.ops.import_scene.gltf(filepath=path)
+
+    def addon_glb():
+        import_glb(path, "model", ImportOptions())
+
+    def addon_job():
+        job = Job(source="/tmp/model.png", params=dict(DEFAULT_PARAMS), content_hash="bench", glb_path=path,
+                  state=State.DOWNLOADED, import_options=ImportOptions().__dict__.copy())
+        if import_job(job).state != State.IMPORTED:
+            raise RuntimeError(job.error)
+
+    def timed(fn) -> float:
+        bpy.ops.wm.read_homefile(use_empty=True)  # a fresh, empty scene
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+
+    variants = {"bare": bare, "import_glb": addon_glb, "import_job": addon_job}
+    for fn in variants.values():  # warm-up: importer modules, caches
+        timed(fn)
+    times: dict = {k: [] for k in variants}
+    names = list(variants)
+    for i in range(runs):  # rotating order
+        for name in names[i % 3:] + names[:i % 3]:
+            times[name].append(timed(variants[name]))
+    tris = sum(len(p.vertices) - 2 for m in bpy.data.meshes for p in m.polygons)
+    _emit({"times": times, "triangles": tris, "images": [list(i.size) for i in bpy.data.images]})
+
+
+def p5(glb: str, runs: int, env: dict) -> list[dict]:
+    r = run_child(["p5", glb, str(runs)], env=env)
+    bare = statistics.median(r["times"]["bare"])
+    rows = []
+    for name in ("import_job", "import_glb"):
+        ours = statistics.median(r["times"][name])
+        rows.append({"row": "P5", "what": f"{name} vs bare import_scene.gltf (s, median of {runs}; "
+                     f"{r['triangles']} tris, textures {r['images']})" if name == "import_job" else
+                     f"{name} vs bare import_scene.gltf (s, median of {runs})",
+                     "value": ours, "base": bare, "ratio": ours / bare, "unit": "s", "target": "<= 1.10x",
+                     "ok": ours / bare <= 1.10})
+    return rows
+
+
+# -- P6: enabling the add-on -----------------------------------------------------------
+
+def child_p6() -> None:
+    t0 = time.perf_counter()
+    import socket
+
+    counts = {"connect": 0, "getaddrinfo": 0}
+    real_connect, real_connect_ex, real_gai = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def connect(self, *a, **k):
+        counts["connect"] += 1
+        return real_connect(self, *a, **k)
+
+    def connect_ex(self, *a, **k):
+        counts["connect"] += 1
+        return real_connect_ex(self, *a, **k)
+
+    def getaddrinfo(*a, **k):
+        counts["getaddrinfo"] += 1
+        return real_gai(*a, **k)
+
+    socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+    import bpy  # noqa: F401
+
+    t1 = time.perf_counter()
+    sys.path.insert(0, REPO)
+    import tripo_addon
+
+    tripo_addon.register()
+    t2 = time.perf_counter()
+    time.sleep(0.5)  # anything started in the background at registration gets its chance to connect
+    _emit({"bpy": t1 - t0, "addon": t2 - t1, **counts})
+
+
+def p6(sim, runs: int, env: dict) -> list[dict]:
+    before = _request_count(sim)
+    results = []
+    for _ in range(runs):
+        e = dict(env, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="bench-p6-"))
+        results.append(run_child(["p6"], env=e))
+        shutil.rmtree(e["BLENDER_USER_RESOURCES"], ignore_errors=True)
+    seen = _request_count(sim) - before
+    addon = statistics.median(r["addon"] for r in results) * 1000
+    bpy_ms = statistics.median(r["bpy"] for r in results) * 1000
+    conns = sum(r["connect"] + r["getaddrinfo"] for r in results)
+    return [
+        {"row": "P6", "what": f"import tripo_addon + register() after import bpy (ms, median of {runs} fresh procs)",
+         "value": addon, "base": bpy_ms, "ratio": addon / bpy_ms, "unit": "ms", "target": "<= 50 ms",
+         "ok": addon <= 50},
+        {"row": "P6", "what": f"network at registration: connects+DNS in process / requests seen by sim "
+         f"(over {runs} procs)", "value": conns, "base": seen, "ratio": None, "unit": "",
+         "target": "0 / 0", "ok": conns == 0 and seen == 0},
+    ]
+
+
+def _request_count(sim) -> int:
+    s = sim.stats()
+    return sum(v for k, v in s.items() if k in ("submit_attempts", "status_requests", "downloads",
+                                                 "asset_requests"))
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "p4":
+        child_p4(*sys.argv[2:6])
+    elif kind == "p5":
+        child_p5(sys.argv[2], int(sys.argv[3]))
+    elif kind == "p6":
+        child_p6()
+    else:
+        sys.exit(f"unknown child {kind}")

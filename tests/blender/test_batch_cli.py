@@ -1,0 +1,140 @@
+"""The batch command at scale: jobs in flight at once, folders and shards,
+outputs that survive a long run, webhooks, and stopping cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers import make_image
+from test_cli import GENERATE, cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+
+
+def folder_of_images(path, n: int, prefix: str = "img") -> list[str]:
+    path.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        p = path / f"{prefix}_{i:03d}.png"
+        p.write_bytes(make_image("PNG", size=(48 + i % 7, 40), color=(i * 37 % 255, 90, 200 - i % 50)))
+        out.append(str(p))
+    return out
+
+
+def test_jobs_in_flight_at_once_finish_together(sim, cli_env, tmp_path):  # noqa: F811
+    """Eight jobs of about 1.5 s each at --jobs 8 take about one job's time, not eight."""
+    sim.configure(queue_seconds=0.5, processing_seconds=1.0)
+    images = folder_of_images(tmp_path / "in", 8)
+    report = tmp_path / "r.json"
+    started = time.monotonic()
+    proc = run_cli(["--online-mode", "--jobs", "8", "--poll-interval", "1", str(tmp_path / "in"),
+                    "--report", str(report)], cli_env)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = json.loads(report.read_text())["jobs"]
+    assert sorted(j["image"] for j in jobs) == images and all(j["status"] == "COMPLETED" for j in jobs)
+    assert sim.stats()["submits"] == 8
+    # One at a time this is at least 8 x 1.5 s = 12 s of server time alone.
+    assert took < 8 * 1.5, f"8 jobs took {took:.1f} s: they did not run at once"
+
+
+def test_shards_split_a_folder_and_outputs_per_image(sim, cli_env, tmp_path):  # noqa: F811
+    images = folder_of_images(tmp_path / "in", 6)
+    seen = []
+    for k in (1, 2, 3):
+        out_dir, glb_dir = tmp_path / f"blends{k}", tmp_path / f"glbs{k}"
+        report = tmp_path / f"r{k}.json"
+        proc = run_cli(["--online-mode", "--shard", f"{k}/3", str(tmp_path / "in"), "--out-dir", str(out_dir),
+                        "--glb-dir", str(glb_dir), "--report", str(report), "--poll-interval", "1"], cli_env)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        jobs = json.loads(report.read_text())["jobs"]
+        seen += [j["image"] for j in jobs]
+        stems = sorted(os.path.splitext(os.path.basename(j["image"]))[0] for j in jobs)
+        assert sorted(os.path.splitext(n)[0] for n in os.listdir(glb_dir)) == stems
+        assert sorted(os.path.splitext(n)[0] for n in os.listdir(out_dir) if n.endswith(".blend")) == stems
+    assert sorted(seen) == images  # every image exactly once across the shards
+    assert sim.stats()["submits"] == 6
+
+
+def test_list_file_and_missing_entries_fail_alone(sim, cli_env, tmp_path):  # noqa: F811
+    images = folder_of_images(tmp_path / "in", 2)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# batch\n{images[0]}\nin/{os.path.basename(images[1])}\nin/gone.png\n")
+    report = tmp_path / "r.json"
+    proc = run_cli(["--online-mode", f"@{listing}", "--report", str(report), "--poll-interval", "1"], cli_env)
+    assert proc.returncode == 1
+    statuses = {os.path.basename(j["image"]): j["status"] for j in json.loads(report.read_text())["jobs"]}
+    assert statuses == {"img_000.png": "COMPLETED", "img_001.png": "COMPLETED", "gone.png": "REJECTED"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+class _Hooks(ThreadingHTTPServer):
+    def __init__(self):
+        self.posts = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_a):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_webhooks_are_passed_to_the_gateway_and_the_batch_still_polls(sim, cli_env, tmp_path):  # noqa: F811
+    hooks = _Hooks()
+    try:
+        url = f"http://127.0.0.1:{hooks.server_address[1]}/hook"
+        image = folder_of_images(tmp_path / "in", 1)[0]
+        proc = run_cli(["--online-mode", image, "--webhook-url", url, "--webhook-mode", "sync",
+                        "--poll-interval", "1"], cli_env)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        [job] = sim.jobs()
+        assert (job["webhook_url"], job["webhook_mode"]) == (url, "sync")
+        deadline = time.monotonic() + 10
+        while not any(p.get("status") == "COMPLETED" for p in hooks.posts) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(p.get("status") == "COMPLETED" for p in hooks.posts)
+        assert sim.stats()["status_requests"] >= 1  # polled all the same
+    finally:
+        hooks.shutdown()
+    bad = run_cli(["--online-mode", image, "--webhook-url", "http://hooks.example.com/x"], cli_env)
+    assert bad.returncode == 2 and "plain http" in bad.stderr
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_cleanly_and_the_rerun_pays_nothing_twice(sim, cli_env, tmp_path, sig, code):  # noqa: F811
+    sim.configure(queue_seconds=0.5, processing_seconds=6.0)
+    folder_of_images(tmp_path / "in", 16)
+    report = tmp_path / "r.json"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_"))}, **cli_env,
+           "TRIPO3D_RETRY_BASE_DELAY": "0.05"}
+    args = [sys.executable, GENERATE, "--online-mode", "--jobs", "16", "--poll-interval", "1",
+            str(tmp_path / "in"), "--report", str(report)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while sim.stats()["submits"] < 16 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sim.stats()["submits"] == 16
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err and "Stopped (" in out
+    assert json.loads(report.read_text())["jobs"] == []  # written, with no job done yet
+    sim.configure(processing_seconds=0.2)
+    again = run_cli(args[2:], cli_env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert sim.stats()["submits"] == 16  # all 16 resumed by their request ids
+    assert len(json.loads(report.read_text())["jobs"]) == 16
