@@ -18,6 +18,7 @@ from typing import Callable
 
 import bpy
 
+from ..core import buglog
 from ..core import errors as E
 from ..core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
 from ..core.planning import Decision, plan
@@ -140,7 +141,13 @@ def run(
         while pending or active:
             while pending and len(active) < jobs:
                 index, source = pending.popleft()
-                outcome = outcomes[index] = _start(source, params, options, settings, force, origin, log)
+                try:
+                    outcome = _start(source, params, options, settings, force, origin, log)
+                except Exception as exc:  # a bug: this image fails alone, the batch goes on
+                    outcome = Outcome(image=source, error_kind="internal",
+                                      error=buglog.sentence(source, exc, buglog.record(
+                                          journal().directory, exc, f"preparing {source}")))
+                outcomes[index] = outcome
                 if outcome.job is not None and _running(outcome.job.id):
                     active[outcome.job.id] = index
                 else:

@@ -50,16 +50,25 @@ def _reencode_file(path: str) -> tuple[PreparedImage, str]:
     try:
         image = bpy.data.images.load(path, check_existing=False)
     except RuntimeError:
-        raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
-                       "convert it to PNG or JPEG and try again.") from None
+        raise _unreadable(path, name) from None
     try:
         if image.size[0] == 0 or image.size[1] == 0:  # reading .size loads the pixels
-            raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
-                       "convert it to PNG or JPEG and try again.")
+            raise _unreadable(path, name)
         data, note = _encode_png(image, name, owned=True)
     finally:
         bpy.data.images.remove(image)
     return core_images.prepare(path, data), note
+
+
+def _unreadable(path: str, name: str) -> BadImage:
+    """A file that looks like an image but cannot be read, or that is none."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if core_images.sniff(head + b"\x00" * 64) is not None:
+        return BadImage(f"{name} cannot be read: it starts like an image but Blender could not decode it "
+                        "(a damaged or cut-short file?); save or copy it again.")
+    return BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
+                    "convert it to PNG or JPEG and try again.")
 
 
 def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:

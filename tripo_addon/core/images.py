@@ -138,6 +138,20 @@ def read_local_image(path: str) -> tuple[bytes, ImageInfo]:
     return data, info
 
 
+def check_complete(name: str, data: bytes, info: ImageInfo) -> None:
+    """Refuse a file cut short (an interrupted copy or download): its header
+    looks right, but the gateway could not read the picture."""
+    if info.format == "PNG":
+        whole = data.rstrip(b"\x00")[-12:-8] == b"\x00\x00\x00\x00" and data.rstrip(b"\x00")[-8:-4] == b"IEND"
+    elif info.format == "JPEG":
+        whole = data.rfind(b"\xff\xd9") > 2
+    else:  # WebP: the RIFF header says how long the file is
+        whole = len(data) >= 8 + int.from_bytes(data[4:8], "little")
+    if not whole:
+        raise BadImage(f"{name} cannot be read: the {info.format} file is cut short (an interrupted copy or "
+                       "download?); save or copy it again.")
+
+
 def check_size(name: str, size: int, info: ImageInfo) -> None:
     """Refuse an image the gateway should not be sent as is."""
     if max(info.width, info.height) > MAX_EDGE_PX or size > MAX_INLINE_BYTES:
@@ -178,4 +192,5 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
             raise BadImage(f"{name} is not a PNG, JPEG or WebP image; convert it to one of these and try again.")
         info = found
     check_size(name, len(data), info)
+    check_complete(name, data, info)
     return PreparedImage(source, hashlib.sha256(data).hexdigest(), info, data=data)
