@@ -11,18 +11,20 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import bpy
 
 from ..core import errors as E
 from ..core.delivery import sweep
-from ..core.gateway import RetryPolicy
 from ..core.jobs import Job, State
 from ..core.journal import Journal
 from . import settings as settings_mod
 from .importer import ImportOptions, import_glb
 from .paths import user_dir
+
+if TYPE_CHECKING:
+    from ..core.gateway import RetryPolicy
 
 _journal: Journal | None = None
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import bpy
 
 from ..core.delivery import AUTO, Delivery, choose_route, parse_upload_option
 from ..core.errors import OnlineAccessDisabled, StorageError
-from ..core.gateway import GatewayClient, RetryPolicy
 from ..core.images import PreparedImage
 from ..core.runner import RunSettings
-from ..core.storage import StorageConfig, storage_config_from
+from ..core.storage_config import StorageConfig, storage_config_from
 from .paths import ADDON_PACKAGE
+
+if TYPE_CHECKING:  # requests loads when the first job starts, not when the add-on is enabled
+    from ..core.gateway import GatewayClient, RetryPolicy
 
 OFFLINE_MESSAGE = (
     "Online access is off in Blender, so no request was made; turn on Preferences > System > "
@@ -43,8 +46,9 @@ class Settings:
     webhook_mode: str = ""
 
     def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None,
-               limiter=None) -> GatewayClient:
+               limiter=None) -> "GatewayClient":
         from .. import __version__
+        from ..core.gateway import GatewayClient
 
         return GatewayClient(
             self.api_key, self.base_url, stop=stop, retry=retry, limiter=limiter,

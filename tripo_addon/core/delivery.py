@@ -21,14 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from . import errors as E
 from .images import PreparedImage
 from .jobs import Job, State
 from .journal import Journal
-from .storage import S3Storage, StorageConfig, parse_bucket_spec
+from .storage_config import StorageConfig, parse_bucket_spec
+
+if TYPE_CHECKING:  # the client (and requests) load when a job first needs them
+    from .storage import S3Storage
 
 AUTO, INLINE, S3, URL = "auto", "inline", "s3", "url"
 
@@ -98,12 +101,19 @@ class Delivery:
         return describe(self.route, self.storage)
 
 
-StorageFactory = Callable[..., S3Storage]
+StorageFactory = Callable[..., "S3Storage"]
+
+
+def _s3_storage(*args, **kwargs) -> "S3Storage":
+    from .storage import S3Storage
+
+    return S3Storage(*args, **kwargs)
+
 Save = Callable[[str | None, str], None]  # (new state or None, event)
 
 
 def deliver(job: Job, delivery: Delivery, save: Save, *, stop: threading.Event | None = None,
-            clock: Callable[[], float] = time.time, storage_factory: StorageFactory = S3Storage) -> str:
+            clock: Callable[[], float] = time.time, storage_factory: StorageFactory = _s3_storage) -> str:
     """The ``image_url`` to submit for ``job``; for the bucket route, upload first.
 
     Each step is journalled before it happens (the object's key before the PUT),
@@ -165,7 +175,7 @@ def _same_bucket(record: dict, config: StorageConfig) -> bool:
     return record.get("bucket") == config.bucket and record.get("endpoint", "") == _endpoint(config)
 
 
-def _reuse(job: Job, config: StorageConfig, store: S3Storage, clock) -> str | None:
+def _reuse(job: Job, config: StorageConfig, store: "S3Storage", clock) -> str | None:
     """A fresh link to this job's earlier upload, if the object is still there
     and can stay readable long enough; the object itself is never re-sent."""
     record = job.delivery or {}
@@ -207,7 +217,7 @@ def object_due_for_deletion(job: Job, now: float) -> bool:
 
 
 def release(job: Job, config: StorageConfig | None, save: Save, *, clock: Callable[[], float] = time.time,
-            storage_factory: StorageFactory = S3Storage, stop: threading.Event | None = None) -> bool:
+            storage_factory: StorageFactory = _s3_storage, stop: threading.Event | None = None) -> bool:
     """Delete the job's uploaded object if it is due; True when deleted.
 
     A failure is not the job's failure: the record keeps ``deleted: False``
@@ -225,7 +235,7 @@ def release(job: Job, config: StorageConfig | None, save: Save, *, clock: Callab
         store.close()
 
 
-def _delete_quietly(job: Job, store: S3Storage) -> bool:
+def _delete_quietly(job: Job, store: "S3Storage") -> bool:
     try:
         store.delete(job.delivery["key"])
     except E.TripoError as exc:
@@ -246,7 +256,7 @@ def _config_for(record: dict, config: StorageConfig) -> StorageConfig:
 
 
 def sweep(journal: Journal, config: StorageConfig | None, *, clock: Callable[[], float] = time.time,
-          storage_factory: StorageFactory = S3Storage) -> tuple[int, list[str]]:
+          storage_factory: StorageFactory = _s3_storage) -> tuple[int, list[str]]:
     """Delete uploaded objects left behind (a crash, a failed delete, an expired link).
 
     Only jobs this process can claim are touched: a job another worker (or

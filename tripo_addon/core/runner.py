@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import errors as E
 from .delivery import S3, Delivery, InlineRefused, deliver, release
-from .gateway import GatewayClient
 from .jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from .journal import Journal
-from .storage import StorageConfig
+from .storage_config import StorageConfig
+
+if TYPE_CHECKING:  # requests loads with the first client, not with this module
+    from .gateway import GatewayClient
 
 EventSink = Callable[[Job, str], None]
 
