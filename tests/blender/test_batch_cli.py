@@ -138,3 +138,29 @@ def test_a_signal_stops_cleanly_and_the_rerun_pays_nothing_twice(sim, cli_env, t
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert sim.stats()["submits"] == 16  # all 16 resumed by their request ids
     assert len(json.loads(report.read_text())["jobs"]) == 16
+
+
+def test_handlers_blender_installed_in_c_are_put_back_without_error(monkeypatch):
+    """signal.signal() returns None for a handler installed by C code (real Blender's);
+    restoring it must not raise at the end of a run."""
+    import signal as signal_mod
+
+    from tripo_addon.blender import cli
+
+    real = signal_mod.signal
+    calls = []
+
+    def fake(sig, handler):
+        calls.append((sig, handler))
+        previous = real(sig, handler)
+        return None if len(calls) <= 2 else previous  # the first two: "installed by C"
+
+    monkeypatch.setattr(signal_mod, "signal", fake)
+    saved = (signal_mod.getsignal(signal_mod.SIGINT), signal_mod.getsignal(signal_mod.SIGTERM))
+    try:
+        with cli._signals_as_exceptions():
+            pass
+        assert [h for _s, h in calls[2:]] == [signal_mod.SIG_DFL, signal_mod.SIG_DFL]
+    finally:
+        real(signal_mod.SIGINT, saved[0])
+        real(signal_mod.SIGTERM, saved[1])
