@@ -164,3 +164,21 @@ def test_handlers_blender_installed_in_c_are_put_back_without_error(monkeypatch)
     finally:
         real(signal_mod.SIGINT, saved[0])
         real(signal_mod.SIGTERM, saved[1])
+
+
+def test_the_blend_holds_no_local_paths_unless_asked(sim, cli_env, tmp_path):  # noqa: F811
+    from test_cli import blend_contents
+
+    image = folder_of_images(tmp_path / "private folder", 1)[0]
+    for keep, out in ((False, tmp_path / "plain.blend"), (True, tmp_path / "full.blend")):
+        args = ["--online-mode", image, "--out", str(out), "--poll-interval", "1"] + (["--keep-paths"] if keep else [])
+        proc = run_cli(args, cli_env)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        props = [p for p in blend_contents(str(out))["props"].values() if "tripo3d_source" in p]
+        assert props, "no provenance saved"
+        values = " ".join(v for p in props for v in p.values())
+        if keep:
+            assert image in values
+        else:
+            assert str(tmp_path) not in values and "private folder" not in values
+            assert props[0]["tripo3d_source"] == os.path.basename(image)

@@ -48,7 +48,9 @@ def test_image_becomes_imported_model_with_provenance(env, image_files, user_res
     assert job.state == State.IMPORTED and job.request_id.startswith("tripo3d-v2-5-413_")
     top = bpy.context.view_layer.objects.active
     assert top["tripo3d_request_id"] == job.request_id
-    assert top["tripo3d_source"] == image_files["png"]
+    # Only names travel in the .blend, not where the files sit on this computer.
+    assert top["tripo3d_source"] == os.path.basename(image_files["png"])
+    assert top["tripo3d_glb"] == os.path.basename(job.glb_path)
     assert top["tripo3d_texture"] == "standard"
     assert bpy.data.collections.get("picture_png") is not None
     assert journal().load(job.id).state == State.IMPORTED

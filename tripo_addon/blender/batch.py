@@ -38,7 +38,7 @@ Done = Callable[[int, Outcome], None]
 
 
 def _start(source: str, params: dict, options: ImportOptions, settings: settings_mod.Settings,
-           force: bool, origin: str, log: Callable[[str], None]) -> Outcome:
+           force: bool, origin: str, log: Callable[[str], None], keep_paths: bool = False) -> Outcome:
     """Prepare one image and start (or pick up) its job; the outcome is final
     unless its job is now running in the manager."""
     outcome = Outcome(image=source)
@@ -61,7 +61,7 @@ def _start(source: str, params: dict, options: ImportOptions, settings: settings
     except E.TripoError as exc:  # the journal cannot be written or locked: nothing was sent
         return fail(exc)
     job = outcome.job = p.job
-    job.import_options = options.__dict__.copy()
+    job.import_options = {**options.__dict__, "keep_paths": keep_paths}
     job.blend_file = bpy.data.filepath  # this run imports it, into this file
     if p.note:
         outcome.notes.append(p.note)
@@ -119,6 +119,7 @@ def run(
     jobs: int = 8,
     force: bool = False,
     origin: str = "cli",
+    keep_paths: bool = False,
     on_done: Done = lambda _i, _o: None,
     on_event: Callable[[Job, str], None] | None = None,
     log: Callable[[str], None] = lambda _m: None,
@@ -142,7 +143,7 @@ def run(
             while pending and len(active) < jobs:
                 index, source = pending.popleft()
                 try:
-                    outcome = _start(source, params, options, settings, force, origin, log)
+                    outcome = _start(source, params, options, settings, force, origin, log, keep_paths)
                 except Exception as exc:  # a bug: this image fails alone, the batch goes on
                     outcome = Outcome(image=source, error_kind="internal",
                                       error=buglog.sentence(source, exc, buglog.record(

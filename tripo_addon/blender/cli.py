@@ -109,6 +109,9 @@ def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
     p.add_argument("--normalize-size", type=str, default=0.0, metavar="METRES",
                    help="scale each model so its largest side is this long (default: keep)")
     p.add_argument("--no-ground", action="store_true", help="do not rest models on the ground at the 3D cursor")
+    p.add_argument("--keep-paths", action="store_true",
+                   help="store the image's and the model's full paths on the imported objects "
+                        "(by default only their file names go into the .blend)")
     return p
 
 
@@ -278,7 +281,8 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     interrupted = 0
     with _signals_as_exceptions():
         try:
-            batch.run(images, params, options, settings=settings, jobs=args.jobs, force=args.force, on_done=done,
+            batch.run(images, params, options, settings=settings, jobs=args.jobs, force=args.force,
+                      keep_paths=args.keep_paths, on_done=done,
                       on_event=on_event, log=lambda m: progress.say(f"  {m}"),
                       tick=lambda: progress.tick(running=len(manager.threads)))
         except _Interrupted as exc:

@@ -19,6 +19,7 @@ from ..core import errors as E
 from ..core.delivery import sweep
 from ..core.jobs import Job, State
 from ..core.journal import Journal
+from ..core.urls import shorten
 from . import settings as settings_mod
 from .importer import ImportOptions, import_glb
 from .paths import user_dir
@@ -42,6 +43,14 @@ def model_name(job: Job) -> str:
     return os.path.splitext(job.label)[0] or "Tripo3D model"
 
 
+def private_name(source: str) -> str:
+    """A source as stored in a .blend: a URL without its query (it may carry a
+    token), a local file by its name only."""
+    if "://" in source:
+        return shorten(source, limit=300)
+    return os.path.basename(source.replace("\\", "/")) or source
+
+
 def import_job(job: Job, options: ImportOptions | None = None, context=None) -> Job:
     """Import a downloaded job's GLB into the current scene (main thread only)."""
     jr = journal()
@@ -49,14 +58,17 @@ def import_job(job: Job, options: ImportOptions | None = None, context=None) -> 
     job.state = State.IMPORTING
     job.import_started_at = time.time()
     jr.save(job)
+    # A .blend travels (to clients, render farms, asset libraries): it names the
+    # picture and the model file, not where they sit on this computer, unless asked.
+    keep_paths = bool((job.import_options or {}).get("keep_paths"))
     provenance = {
         "request_id": job.request_id,
-        "source": job.source,
+        "source": job.source if keep_paths else private_name(job.source),
         "model": "Tripo3D v2.5",
         "texture": job.params.get("texture"),
         "texture_alignment": job.params.get("texture_alignment"),
         "orientation": job.params.get("orientation"),
-        "glb": job.glb_path,
+        "glb": job.glb_path if keep_paths else os.path.basename(job.glb_path or ""),
         "job": job.id,
     }
     try:
