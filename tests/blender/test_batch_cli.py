@@ -182,3 +182,22 @@ def test_the_blend_holds_no_local_paths_unless_asked(sim, cli_env, tmp_path):  #
         else:
             assert str(tmp_path) not in values and "private folder" not in values
             assert props[0]["tripo3d_source"] == os.path.basename(image)
+
+
+@pytest.mark.parametrize("where", ["user_folder", "report", "out_dir"])
+def test_unwritable_places_are_said_before_anything_is_paid(sim, cli_env, tmp_path, where):  # noqa: F811
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    image = folder_of_images(tmp_path / "in", 1)[0]
+    env, args = dict(cli_env), ["--online-mode", image]
+    if where == "user_folder":
+        env["BLENDER_USER_RESOURCES"] = str(blocker / "blender")
+    elif where == "report":
+        args += ["--report", str(blocker / "r.json")]
+    else:
+        args += ["--out-dir", str(blocker / "blends")]
+    proc = run_cli(args, env)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert errors and "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert sim.stats()["submit_attempts"] == 0

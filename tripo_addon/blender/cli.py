@@ -196,6 +196,13 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         problems.append(f"The folder for --report {args.report} does not exist; create it first.")
     problems.extend(_output_problems(args))
+    try:  # every paid request id must be able to reach the disk before anything is sent
+        journal().check_writable()
+    except E.TripoError as exc:
+        problems.append(exc.message)
+    except OSError as exc:
+        problems.append(f"The job journal's folder cannot be used ({exc.strerror}); check the Blender user "
+                        "folder (BLENDER_USER_RESOURCES) and free some disk space.")
     inputs = expand_inputs(args.images, recursive=args.recursive)
     images = inputs.sources
     if args.shard:
