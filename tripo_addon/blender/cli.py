@@ -31,11 +31,9 @@ from .prerequisites import missing_prerequisites
 from . import batch
 from .batch_output import Outputs, Progress
 from .job_manager import manager
+from .options import ALIGNMENTS, ORIENTATIONS, TEXTURES  # one definition, shared with the panel
 from .service import clean_uploads, journal
 
-TEXTURES = ("no", "standard", "HD")
-ALIGNMENTS = ("original_image", "geometry")
-ORIENTATIONS = ("default", "align_image")
 
 EPILOG = """environment:
   PIXAZO_API_KEY    your Pixazo API key (required)

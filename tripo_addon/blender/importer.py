@@ -1,8 +1,10 @@
 """Import a downloaded GLB with Blender's own glTF importer.
 
-The model lands in a new collection named after the image, resting on the
-ground at the 3D cursor, selected and active, with provenance on its top
-object. If the importer fails, every datablock it made is removed again, so
+The model lands in a new collection named after the image, its top object
+named after the image too, resting on the ground at the 3D cursor (or, with
+``placement="FREE"``, beside the selection or at the first free spot, never
+inside another object), selected and active, framed in the 3D Viewports when
+asked, with provenance on its top object. If the importer fails, every datablock it made is removed again, so
 the scene is as it was.
 """
 
@@ -35,6 +37,7 @@ class ImportOptions:
     #: at the first spot near the target where no other object is (never hidden inside one).
     placement: str = "CURSOR"
     frame_view: bool = False  # zoom the 3D Viewports onto the model (the panel turns it on)
+    mark_asset: bool = False  # mark the top object as an asset, so it shows in the Asset Browser
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "ImportOptions":
@@ -191,11 +194,24 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     for o in objects:
         o.select_set(True)
     view_layer.objects.active = top
+    if options.mark_asset:
+        mark_asset(top)
     if options.frame_view:
         from .viewport import frame_selected
 
         frame_selected(context)
     return ImportResult(target.name, top.name, [o.name for o in objects])
+
+
+def mark_asset(obj) -> None:
+    """Mark ``obj`` as an asset with a rendered preview (the preview is made by
+    Blender's preview job when it has a window; without one the asset has none)."""
+    if obj.asset_data is None:
+        obj.asset_mark()
+    try:
+        obj.asset_generate_preview()
+    except (RuntimeError, AttributeError):
+        pass
 
 
 def _boxes_overlap(a: tuple[Vector, Vector], b: tuple[Vector, Vector]) -> bool:

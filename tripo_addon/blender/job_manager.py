@@ -19,15 +19,16 @@ from typing import Callable
 
 import bpy
 
+from ..core import buglog
 from ..core import errors as E
-from ..core.delivery import Delivery, sweep
-from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
+from ..core.delivery import Delivery
+from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
 from ..core.journal import JobLock
 from ..core.ratelimit import SharedLimiter
-from ..core.runner import advance, mark_submit_unknown
+from ..core.runner import advance
 from . import pausing
 from . import settings as settings_mod
-from . import service
+from . import recovery, service, uploads
 from .service import import_job, journal
 from .window import CATEGORY, redraw  # noqa: F401  (CATEGORY: imported from here by others)
 from .window import window_context as _window_context
@@ -64,6 +65,8 @@ class JobManager:
         self.offer_only: set[str] = set()
         #: The claim on each job this process works on (see core.journal.JobLock).
         self.locks: dict[str, JobLock] = {}
+        #: Jobs a bug stopped: their workers' remaining events are dropped.
+        self.ignored: set[str] = set()
         #: Shared by every job's client: a 429 pauses them all and lowers capacity().
         self.limiter: SharedLimiter | None = None
         #: Settings a batch run drives the jobs with (its key, route, --jobs...); None = the preferences'.
@@ -182,23 +185,8 @@ class JobManager:
             self.clean_uploads()  # its image, uploaded to the user's bucket, is not needed now
 
     def clean_uploads(self) -> None:
-        """Delete, in the background, uploaded images no job needs any more
-        (left by a crash, a stop or a failed delete). Main thread only."""
-        if not bpy.app.online_access:
-            return
-        storage = self.settings().storage
-        if storage is None or not storage.delete_after:
-            return
-        jr = journal()
-
-        def work() -> None:
-            try:
-                deleted, problems = sweep(jr, storage)
-            except Exception as exc:  # a bug: say so in the console, never break the add-on
-                deleted, problems = 0, [f"Cleaning up uploaded images failed ({type(exc).__name__})."]
-            self.events.put(("", "sweep", {"deleted": deleted, "problems": problems}))
-
-        threading.Thread(target=work, name="tripo3d-clean-uploads", daemon=True).start()
+        """Delete, in the background, uploaded images no job needs any more. Main thread only."""
+        uploads.clean_later(self, journal())
 
     def remove(self, job_id: str) -> None:
         if job_id in self.threads:
@@ -238,15 +226,20 @@ class JobManager:
             except queue.Empty:
                 break
             if event == "sweep":
-                self._report_sweep(data)
+                uploads.report(self, data)
                 continue
-            job = Job.from_dict(data)
-            self.jobs[job_id] = job
+            if job_id in self.ignored:
+                continue
             changed = True
-            if event == "done":
-                self._finish(job)
-            for listener in list(self.listeners):
-                listener(job, event)
+            try:
+                job = Job.from_dict(data)
+                self.jobs[job_id] = job
+                if event == "done":
+                    self._finish(job)
+                for listener in list(self.listeners):
+                    listener(job, event)
+            except Exception as exc:  # a bug: this job is marked, every other job goes on
+                self._bug(job_id, data, exc)
         if changed:
             redraw()
         if _journal_if_open() is not None and _journal_if_open().unsaved and time.monotonic() >= self.flush_due:
@@ -261,11 +254,25 @@ class JobManager:
             self.clean_uploads()
         return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
 
-    def _report_sweep(self, result: dict) -> None:
-        if result["deleted"]:
-            print(f"Tripo3D: deleted {result['deleted']} uploaded image(s) no job needs any more.", flush=True)
-        for problem in result["problems"][:3]:
-            self.report("WARNING", problem)
+    def _bug(self, job_id: str, data: dict, exc: Exception) -> None:
+        log = buglog.record(journal().directory, exc, f"applying an event of job {job_id}")
+        job = self.jobs.get(job_id) or Job.from_dict(data)
+        stop = self.stops.pop(job_id, None)
+        if stop is not None:
+            stop.set()  # its worker ends; the journal keeps what it did
+        self.threads.pop(job_id, None)
+        self.ignored.add(job_id)  # its worker's last events are not applied over this
+        self._release(job_id)
+        job.error, job.error_kind = buglog.sentence(job.label, exc, log), "internal"
+        if job.state not in FINISHED:
+            # Paid and maybe downloaded: resumable, never lost.
+            job.state = State.INTERRUPTED if job.request_id else State.STOPPED
+        self.jobs[job_id] = job
+        try:
+            journal().save(job)
+        except OSError:
+            pass
+        self.report("ERROR", f"{job.label}: {job.error}")
 
     def _finish(self, job: Job) -> None:
         self.threads.pop(job.id, None)
@@ -334,52 +341,11 @@ class JobManager:
     # -- recovery ------------------------------------------------------------------
 
     def recover(self, resume: bool | None = None) -> None:
-        """Pick up the journal: resume unfinished jobs, offer or import finished ones.
-
-        ``resume`` defaults to "only with a window": in background Blender the
-        batch command or script drives its own jobs (timers never fire there),
-        so by default this only lists them.
-        """
-        if resume is None:
-            resume = not bpy.app.background
-        online = bpy.app.online_access
-        have_key = bool(self.settings().api_key)
-        for job in journal().all():
-            if job.id in self.active_ids():
-                continue
-            self.jobs[job.id] = job
-            if not resume:
-                continue
-            lock = journal().try_lock(job.key)
-            if lock is None:
-                continue  # another Blender process is working on it right now
-            try:
-                self._recover_one(job, online, have_key, lock)
-            finally:
-                if job.id not in self.locks:
-                    lock.release()
-        if resume:
+        """Pick up the journal: resume unfinished jobs, offer or import finished ones (see .recovery)."""
+        recovery.recover(self, resume)
+        if (not bpy.app.background) if resume is None else resume:
             # A little later, from the tick: registration itself sends nothing.
             self.sweep_due = time.monotonic() + SWEEP_DELAY
-
-    def _recover_one(self, job: Job, online: bool, have_key: bool, lock: JobLock) -> None:
-        if job.state == State.SUBMITTING:
-            mark_submit_unknown(job)
-            journal().save(job)
-            self.report("WARNING", job.error or "")
-        elif job.state in NOT_SENT:
-            # The image bytes were only in memory: it was never sent.
-            job.state = State.STOPPED
-            job.error = "Blender closed before this job was sent; nothing was charged."
-            journal().save(job)
-        elif job.state in REMOTE_ACTIVE and job.request_id and online and have_key:
-            if not job.blend_file:
-                self.offer_only.add(job.id)
-            self.start(job, lock=lock)
-        elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
-            self.import_now(job)
-        elif job.state in REMOTE_ACTIVE and job.request_id and not online and have_key:
-            self.paused[job.id] = None  # resumes (with a claim taken then) when online access is on
 
     # -- for scripts -----------------------------------------------------------------
 

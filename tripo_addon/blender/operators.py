@@ -240,6 +240,26 @@ class TRIPO3D_OT_select_job(_JobOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class TRIPO3D_OT_mark_asset(_JobOperator, bpy.types.Operator):
+    """Mark the model this job made as an asset, with a preview, so it shows in the Asset Browser"""
+
+    bl_idname = "tripo3d.mark_asset"
+    bl_label = "Mark as Asset"
+
+    def execute(self, context):
+        from .importer import mark_asset
+
+        job = self.job()
+        top = next((bpy.data.objects.get(n) for n in (job.objects if job else [])
+                    if bpy.data.objects.get(n) is not None and bpy.data.objects[n].parent is None), None)
+        if top is None:
+            self.report({"WARNING"}, "The model this job made is not in this file.")
+            return {"CANCELLED"}
+        mark_asset(top)
+        self.report({"INFO"}, f"{top.name} is an asset now: find it in the Asset Browser (Current File).")
+        return {"FINISHED"}
+
+
 class TRIPO3D_OT_clear_finished(bpy.types.Operator):
     """Remove finished jobs from the list (downloaded models stay on disk; running jobs stay)"""
 
@@ -293,7 +313,7 @@ class TRIPO3D_OT_report(bpy.types.Operator):
             return {"PASS_THROUGH"}
         context.window_manager.event_timer_remove(self._timer)
         self._report(modal=True)
-        return {"FINISHED"}
+        return {"FINISHED", "PASS_THROUGH"}  # the timer event may be another operator's: let it through
 
 
 class TRIPO3D_OT_test_connection(bpy.types.Operator):
@@ -339,6 +359,7 @@ CLASSES = (
     TRIPO3D_OT_remove_job,
     TRIPO3D_OT_retry_job,
     TRIPO3D_OT_select_job,
+    TRIPO3D_OT_mark_asset,
     TRIPO3D_OT_clear_finished,
     TRIPO3D_OT_report,
     TRIPO3D_OT_test_connection,

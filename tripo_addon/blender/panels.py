@@ -23,8 +23,6 @@ from .properties import chosen_source, panel_settings
 
 #: Seconds a message not about a job stays under Generate.
 MESSAGE_SECONDS = 10.0
-KEY_URL = "https://www.pixazo.ai/"
-DASHBOARD_URL = "https://www.pixazo.ai/dashboard"
 
 
 def travel_label(kind: str, value) -> tuple[str, str]:
@@ -86,9 +84,9 @@ class TRIPO3D_PT_generate_base(_SidebarPanel):
             row = box.row(align=True)
             row.operator("preferences.addon_show", text="Preferences", icon="PREFERENCES").module = (
                 settings_mod.ADDON_PACKAGE)
-            row.operator("wm.url_open", text="Get a Key", icon="URL").url = KEY_URL
+            row.operator("wm.url_open", text="Get a Key", icon="URL").url = settings_mod.PIXAZO_SITE
 
-        layout.prop(s, "source", text="Source")
+        layout.prop(s, "source", text="From")
         kind, value = chosen_source(context)
         if s.source == "IMAGE" or (s.source == "EDITOR" and getattr(context.space_data, "type", "") != "IMAGE_EDITOR"):
             layout.template_ID(s, "image", open="image.open")
@@ -102,7 +100,7 @@ class TRIPO3D_PT_generate_base(_SidebarPanel):
         name = getattr(value, "name", None) or (os.path.basename(value) if isinstance(value, str) else "")
         layout.label(text=name or "No image chosen", icon="IMAGE_DATA")
         travel, travel_icon = travel_label(kind, value)
-        layout.label(text=travel, icon=travel_icon)
+        label_wrapped(layout, context, travel, icon=travel_icon, lines=3)
 
         done = existing_result(context)
         if done is not None:
@@ -154,6 +152,7 @@ class TRIPO3D_PT_import_base(_SidebarPanel):
         split.label(text="Place")
         split.prop(s, "placement", text="")
         col.prop(s, "frame_view")
+        col.prop(s, "mark_asset")
         col.prop(s, "rest_on_ground")
         row = col.row(align=True)
         row.prop(s, "normalize", text="Size")
@@ -176,7 +175,13 @@ class TRIPO3D_UL_jobs(bpy.types.UIList):
         st = job_row_status(job)
         thumb = job_icon(job)
         row = layout.row(align=True)
-        if thumb:
+        narrow = chars_that_fit(context) < 30  # about 240 px: the picture says which job, words say how
+        if narrow:
+            if thumb:
+                row.label(text="", icon_value=thumb)
+            else:
+                row.label(text="", icon="IMAGE_DATA")
+        elif thumb:
             row.label(text=job.label, icon_value=thumb)
         else:
             row.label(text=job.label, icon="IMAGE_DATA")
@@ -198,7 +203,9 @@ class TRIPO3D_MT_job(bpy.types.Menu):
         if job.request_id:
             layout.operator("tripo3d.copy_request_id", icon="COPYDOWN").job_id = job.id
         layout.operator("tripo3d.open_folder", icon="FILE_FOLDER").job_id = job.id
-        layout.operator("wm.url_open", text="Open Pixazo Dashboard", icon="URL").url = DASHBOARD_URL
+        if job.objects:
+            layout.operator("tripo3d.mark_asset", icon="ASSET_MANAGER").job_id = job.id
+        layout.operator("wm.url_open", text="Open Pixazo Website", icon="URL").url = settings_mod.PIXAZO_SITE
         layout.separator()
         layout.operator("tripo3d.remove_job", icon="X").job_id = job.id
         layout.operator("tripo3d.clear_finished", icon="TRASH")
@@ -224,13 +231,13 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
         st = job_row_status(job)
         box.label(text=job.label, icon="IMAGE_DATA")
         if st.factor is not None and hasattr(box, "progress"):
-            box.progress(factor=st.factor, type="BAR", text=st.text)
+            box.progress(factor=st.factor, type="BAR", text=st.text if chars_that_fit(context) >= 30 else st.short)
         else:
-            box.label(text=st.text, icon=st.icon)
+            label_wrapped(box, context, st.text, icon=st.icon, lines=2)
         if job.error and job.state != State.IMPORTED:
             label_wrapped(box, context, job.error, lines=6)
         if job.error_kind == "no_balance":
-            box.operator("wm.url_open", text="Add Funds", icon="URL").url = DASHBOARD_URL
+            box.operator("wm.url_open", text="Add Funds (Pixazo Website)", icon="URL").url = settings_mod.PIXAZO_SITE
         self.draw_actions(box, job, st)
 
     @staticmethod

@@ -10,6 +10,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .paths import ADDON_PACKAGE
+from .settings import PIXAZO_SITE
 
 
 class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
@@ -87,7 +88,7 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
             if os.environ.get("PIXAZO_API_KEY", "").strip():
                 col.label(text="Using the key from PIXAZO_API_KEY", icon="INFO")
             else:
-                col.operator("wm.url_open", text="Get an API Key", icon="URL").url = "https://www.pixazo.ai/"
+                col.operator("wm.url_open", text="Get an API Key", icon="URL").url = PIXAZO_SITE
         col.prop(self, "base_url", placeholder="https://gateway.pixazo.ai")
         row = col.row()
         row.operator("tripo3d.test_connection", icon="URL")

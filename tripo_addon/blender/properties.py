@@ -33,6 +33,8 @@ class TRIPO3D_PG_settings(bpy.types.PropertyGroup):
     placement: EnumProperty(name="Place", items=PLACEMENT_ITEMS, default="FREE")  # type: ignore[valid-type]
     frame_view: BoolProperty(name="Frame in View", default=True,  # type: ignore[valid-type]
                              description="Zoom the 3D Viewport onto the model once it is imported")
+    mark_asset: BoolProperty(name="Mark as Asset", default=False,  # type: ignore[valid-type]
+                             description="Mark the model as an asset, with a preview, for the Asset Browser")
     rest_on_ground: BoolProperty(name="Rest on Ground", default=True,  # type: ignore[valid-type]
                                  description="Put the origin at the model's base and the base on the ground")
     normalize: BoolProperty(name="Normalize Size", default=False,  # type: ignore[valid-type]
@@ -56,7 +58,7 @@ class TRIPO3D_PG_settings(bpy.types.PropertyGroup):
             at_cursor=self.at_cursor, rest_on_ground=self.rest_on_ground,
             normalize_size=self.size if self.normalize else 0.0,
             collection=self.collection.name if self.collection else "",
-            placement=self.placement, frame_view=self.frame_view,
+            placement=self.placement, frame_view=self.frame_view, mark_asset=self.mark_asset,
         )
 
 

@@ -19,6 +19,9 @@ from .paths import ADDON_PACKAGE
 if TYPE_CHECKING:  # requests loads when the first job starts, not when the add-on is enabled
     from ..core.gateway import GatewayClient, RetryPolicy
 
+#: Where to get a key and add funds (the site; its dashboard's address is not published in the API docs).
+PIXAZO_SITE = "https://www.pixazo.ai/"
+
 OFFLINE_MESSAGE = (
     "Online access is off in Blender, so no request was made; turn on Preferences > System > "
     "Network > Allow Online Access (or pass --online-mode)."

@@ -41,7 +41,16 @@ _last_clock_redraw = [0.0]
 def _tick() -> float:
     # One function object for the timer: a bound method is a new object at
     # every access, so bpy.app.timers could never find it again to unregister.
-    interval = manager.tick()
+    # It must never raise: a timer that raises is dropped for the rest of the session.
+    try:
+        interval = manager.tick()
+    except Exception as exc:
+        from ..core import buglog
+        from .service import journal
+
+        log = buglog.record(journal().directory, exc, "the job timer")
+        print(f"Tripo3D: {buglog.sentence('the job timer', exc, log)}", file=sys.stderr)
+        return 1.0
     now = time.time()
     if now - _last_clock_redraw[0] >= 1.0:
         recent = manager.messages and now - manager.messages[-1][0] < panels.MESSAGE_SECONDS + 1.5
