@@ -110,6 +110,32 @@ def test_online_access_off_pauses_jobs_with_zero_requests_and_on_resumes(ui, ima
     assert ui.stats()["submits"] == 1  # resumed, not paid again
 
 
+def test_jobs_found_at_start_with_online_access_off_wait_for_it(ui, image_files):  # noqa: F811
+    import base64
+
+    from helpers import SIM_KEY
+
+    from tripo_addon.blender.service import journal
+    from tripo_addon.core.gateway import GatewayClient
+
+    data = base64.b64encode(open(image_files["png"], "rb").read()).decode()
+    submitted = GatewayClient(SIM_KEY, ui.url).submit("data:image/png;base64," + data)
+    job = Job(source=image_files["png"], params={"texture": "standard"}, content_hash="z" * 64,
+              request_id=submitted.request_id, state=State.QUEUED, origin="ui", blend_file="")
+    journal().save(job)
+    bpy.context.preferences.system.use_online_access = False
+    before = ui.stats()["status_requests"]
+    manager.recover(resume=True)  # what a windowed Blender does at start
+    manager.tick()
+    assert job.id in manager.paused and job.id not in manager.threads
+    assert job_row_status(manager.jobs[job.id]).text == "Paused: online access is off"
+    bpy.context.preferences.system.use_online_access = True
+    manager.tick()
+    assert job.id in manager.threads
+    assert api.wait(job.id, timeout=30).state == State.DOWNLOADED  # offered: started in another session
+    assert ui.stats()["status_requests"] > before and ui.stats()["submits"] == 1
+
+
 def test_a_failed_job_is_reported_for_its_row_and_retry_charges_again(ui, image_files):  # noqa: F811
     ui.configure(outcome="FAILED", processing_seconds=0.2)
     bpy.ops.tripo3d.generate(source=image_files["png"])
@@ -155,6 +181,45 @@ def test_generate_is_greyed_out_with_the_reason(ui, image_files, monkeypatch):  
         bpy.ops.tripo3d.generate(source=image_files["png"])
 
 
+def test_generate_offers_import_again_when_a_model_exists(ui, image_files):  # noqa: F811
+    from tripo_addon.blender.joblist import existing_result
+
+    s = bpy.context.scene.tripo3d
+    s.source, s.image = "IMAGE", bpy.data.images.load(image_files["png"])
+    assert existing_result(bpy.context) is None
+    job = api.generate(wait=True, timeout=30)
+    assert job.state == State.IMPORTED
+    assert existing_result(bpy.context).id == job.id  # the panel shows Import Again / Generate New
+    s.texture = "HD"  # other options: another model, nothing to offer
+    assert existing_result(bpy.context) is None
+
+
+def test_preferences_say_when_the_key_comes_from_the_environment(ui, monkeypatch):  # noqa: F811
+    from tripo_addon.blender.preferences import TRIPO3D_AP_preferences
+
+    class Layout:  # stands in for a UILayout: records the labels draw() makes
+        use_property_split = False
+
+        def __init__(self, seen):
+            self.seen = seen
+
+        def __getattr__(self, name):
+            def call(*args, **kwargs):
+                self.seen.append(kwargs.get("text", ""))
+                return self
+            return call
+
+    def drawn() -> list:
+        seen: list = []
+        fake = type("Prefs", (), {"layout": Layout(seen), "api_key": ""})()
+        TRIPO3D_AP_preferences.draw(fake, bpy.context)
+        return seen
+
+    assert "Using the key from PIXAZO_API_KEY" in drawn()
+    monkeypatch.delenv("PIXAZO_API_KEY")
+    assert "Using the key from PIXAZO_API_KEY" not in drawn() and "Get an API Key" in drawn()
+
+
 @pytest.fixture
 def glb(tmp_path):
     path = tmp_path / "model.glb"
@@ -183,3 +248,14 @@ def test_model_lands_outside_the_default_cube_named_after_the_image(blender, glb
     # At the cursor (the old way) it is hidden inside the cube: the check above can fail.
     inside = import_glb(glb, "robot2", ImportOptions(placement="CURSOR", normalize_size=1.0))
     assert _overlap(_bounds([bpy.data.objects[n] for n in inside.objects]), _bounds([cube]))
+
+
+def test_mark_as_asset_on_import_and_from_the_job(ui, image_files, glb):  # noqa: F811
+    result = import_glb(glb, "robot", ImportOptions(mark_asset=True))
+    assert bpy.data.objects[result.top].asset_data is not None
+    job = api.generate(image_files["png"], wait=True, timeout=30)
+    top = bpy.data.objects[job.objects[0]] if len(job.objects) == 1 else next(
+        bpy.data.objects[n] for n in job.objects if bpy.data.objects[n].parent is None)
+    assert top.asset_data is None
+    assert bpy.ops.tripo3d.mark_asset(job_id=job.id) == {"FINISHED"}
+    assert top.asset_data is not None

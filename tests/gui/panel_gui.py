@@ -163,6 +163,9 @@ def step_failed_in_info_log(run):
     generate_here(os.path.basename(ARGS.image[0]))
     job = new_job(before)
     yield from wait_state(job.id, {"failed"})
+    # Control: an operator's own report, when Python calls it, goes to the
+    # console only (why background jobs' results never reached the Info log).
+    bpy.ops.tripo3d.copy_request_id(job_id=job.id)
     yield 0.5  # the reporter reports at its first timer event
     bottom = min(gl.main_window().screen.areas, key=lambda a: a.y)  # the Timeline
     kept = bottom.type
@@ -226,16 +229,62 @@ def step_states(run):
     run.result["resumed_row"] = row_text(jm.jobs[ids["running"]])
 
 
+def _copy_under_pointer(ui, x: float, y_from_top: float, rec):
+    """Generator: hover (x, y) in the sidebar and press Ctrl+C; returns the
+    clipboard (over an operator button Blender copies its Python command).
+    One xdotool process, not waited for: Blender sees the hover, then the key."""
+    import subprocess
+
+    wm = bpy.context.window_manager
+    wm.clipboard = ""
+    presses = sum(1 for e in rec.events if e["type"] == "C" and e["value"] == "PRESS")
+    sx, sy = gl.region_point_from_top(ui, x, y_from_top)
+    proc = subprocess.Popen(["xdotool", "mousemove", "--sync", str(sx), str(sy), "sleep", "0.03",
+                             "mousemove", str(sx + 1), str(sy), "sleep", "0.03", "key", "ctrl+c"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield from gl.wait_until(lambda: proc.poll() is not None and sum(
+        1 for e in rec.events if e["type"] == "C" and e["value"] == "PRESS") > presses, 5, message="ctrl+c")
+    yield 0.02
+    return wm.clipboard
+
+
+def find_button(run, command: str):
+    """Generator: (x, y from the top) of the sidebar button whose Python
+    command starts with ``command``, by hover + Ctrl+C down the sidebar."""
+    ui = gl.sidebar_region(editor())
+    rec = gl.EventRecorder.start()
+    yield 0.2
+    x = round(ui.width * 0.45)
+    found = None
+    for y in range(8, ui.height - 8, 9):  # rows are 20 px: a 9 px step lands on every button
+        text = yield from _copy_under_pointer(ui, x, y, rec)
+        if text.strip().startswith(command):
+            found = (x, y + 4)  # a little below its top edge
+            break
+    rec.stop()
+    return found
+
+
 def step_retry(run):
+    """Click "Retry (charges again)" in the failed job's details, for real."""
     jm = manager()
     ids = run.result["ids"]
     sim("POST", "/_sim/config", {"outcome": "COMPLETED", "processing_seconds": 0.5})
+    wm = bpy.context.window_manager
+    wm.tripo3d_job_index = [i.job_id for i in wm.tripo3d_jobs].index(ids["failed"])
+    yield 0.4
+    spot = yield from find_button(run, "bpy.ops.tripo3d.retry_job")
+    run.check(spot is not None, "no Retry button in the failed job's details")
     submits = counts()["submits"]
     before = set(jm.jobs)
-    ret = bpy.ops.tripo3d.retry_job(job_id=ids["failed"])
+    ui = gl.sidebar_region(editor())
+    gl.xdotool_click(*gl.region_point_from_top(ui, *spot))
+    yield from gl.wait_until(lambda: set(jm.jobs) - before, 10, message="a new job from the click")
     job = new_job(before)
     yield from wait_state(job.id, {"imported"})
-    run.result["retry"] = {"ret": sorted(ret), "state": jm.jobs[job.id].state,
+    gl.xdotool_move(*gl.region_to_screen(gl.find_region(editor(), "WINDOW"), 40, 40))
+    run.result["retry"] = {"clicked_at": spot, "state": jm.jobs[job.id].state, "source": job.source,
+                           "failed_source": jm.jobs[ids["failed"]].source,
                            "submits_added": counts()["submits"] - submits}
 
 
@@ -265,6 +314,21 @@ def step_viewport(run):
         "view_location": list(r3d.view_location), "model_centre": centre, "view_distance": r3d.view_distance,
     }
     yield from shot(run, "viewport-imported.png")
+
+
+def step_import_again(run):
+    """The image of a finished job, with the same options: Generate offers
+    Import Again and Generate New (charges again) instead."""
+    done = run.result["ids"]["done"]
+    area = editor()
+    area.spaces.active.image = bpy.data.images[manager().jobs[done].label]
+    wm = bpy.context.window_manager
+    wm.tripo3d_job_index = [i.job_id for i in wm.tripo3d_jobs].index(done)
+    yield 0.3
+    with gl.override(area, "UI") as ctx:
+        found = mod("joblist").existing_result(ctx)
+    run.result["import_again"] = {"offered": found.id if found else None, "done": done}
+    yield from shot(run, "panel-import-again.png")
 
 
 def step_clear_finished(run):
@@ -308,7 +372,7 @@ def step_narrow(run):
 
 
 def step_preferences(run):
-    gl.xdotool_move(700, 250)  # Blender opens the window by the pointer: keep it on screen
+    gl.xdotool_move(700, 480)  # Blender opens the window by the pointer: keep it on screen
     yield 0.2
     bpy.ops.preferences.addon_show(module=PKG)
     yield 1.0
@@ -331,5 +395,5 @@ def step_preferences(run):
 
 
 gl.run_steps([step_install, step_layout, step_greyed_out, step_failed_in_info_log, step_states, step_retry,
-              step_viewport, step_clear_finished, step_narrow, step_preferences],
+              step_viewport, step_import_again, step_clear_finished, step_narrow, step_preferences],
              os.path.join(OUT, "panel_result.json"), timeout=300.0)

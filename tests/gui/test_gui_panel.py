@@ -48,8 +48,8 @@ def gui_run(tmp_path_factory):
             args += ["--image", image]
         run = gh.run_gui(PANEL_GUI, args, results=str(out), binds=[str(work)], timeout=360,
                          env={"TRIPO_GUI_API_KEY": key})
-    keep = "/tmp/tripo-gui-panel-last"  # the last run's screenshots, for a look by eye
-    if os.path.isdir(str(out)):
+    keep = "/tmp/tripo-gui-panel-last"  # TRIPO_GUI_KEEP_TMP: the run's screenshots, for a look by eye
+    if os.environ.get("TRIPO_GUI_KEEP_TMP") and os.path.isdir(str(out)):
         import shutil
 
         shutil.rmtree(keep, ignore_errors=True)
@@ -76,6 +76,7 @@ def export_docs(res: dict) -> None:
     nx, ny, nw, nh = res["narrow_region"]
     crops = {
         "job-list-states.png": sidebar,
+        "panel-import-again.png": sidebar,
         "panel-greyed-out.png": sidebar,
         "panel-narrow.png": area_box(nx - 20, iy, nw + 20, ih),
         "viewport-imported.png": area_box(*res["view3d_area"]),
@@ -113,6 +114,8 @@ def test_a_failed_job_is_in_the_info_log(gui_run):
     print(f"[gui] Info log tail: {failed['info_log'][-300:]!r}")
     assert failed["row"]["state"] == "failed" and failed["row"]["text"].startswith("Failed")
     assert failed["error"] in failed["info_log"]
+    # The control: a report made the old way (an operator called from Python) is not there.
+    assert "Copied tripo3d-" not in failed["info_log"]
 
 
 def test_each_state_has_its_own_look(gui_run):
@@ -137,9 +140,11 @@ def test_online_access_off_pauses_with_zero_requests(gui_run):
     assert pause["paused"]
 
 
-def test_retry_charges_again_and_imports(gui_run):
+def test_clicking_retry_charges_again_and_imports(gui_run):
     retry = result(gui_run)["retry"]
-    assert retry == {"ret": ["FINISHED"], "state": "imported", "submits_added": 1}
+    print(f"[gui] Retry clicked at sidebar {retry['clicked_at']}")
+    assert retry["state"] == "imported" and retry["submits_added"] == 1
+    assert retry["source"] == retry["failed_source"]
 
 
 def test_model_is_beside_the_cube_named_after_the_image_and_framed(gui_run):
@@ -151,6 +156,11 @@ def test_model_is_beside_the_cube_named_after_the_image_and_framed(gui_run):
     dist = sum((a - b) ** 2 for a, b in zip(v["view_location"], v["model_centre"], strict=True)) ** 0.5
     print(f"[gui] view centre {dist:.3f} m from the model's centre; view distance {v['view_distance']:.2f}")
     assert dist < 0.05, v
+
+
+def test_generate_offers_import_again_for_an_existing_model(gui_run):
+    offer = result(gui_run)["import_again"]
+    assert offer["offered"] == offer["done"]
 
 
 def test_clear_finished_leaves_the_running_job(gui_run):
