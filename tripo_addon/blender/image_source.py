@@ -16,6 +16,7 @@ import bpy
 from ..core import images as core_images
 from ..core.errors import BadImage
 from ..core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, PreparedImage
+from .compat import save_image_copy
 
 
 def prepare_source(source: str) -> tuple[PreparedImage, str]:
@@ -161,7 +162,7 @@ def _save_as(image, file_format: str) -> bytes:
     old = image.file_format
     try:
         image.file_format = file_format
-        image.save(filepath=tmp, quality=92, save_copy=True)
+        save_image_copy(image, tmp)
         with open(tmp, "rb") as f:
             return f.read()
     finally:

@@ -16,7 +16,8 @@ import bpy
 from mathutils import Matrix, Vector
 
 from ..core.errors import ImportFailed
-from ..core.glb import check_glb_file
+from ..core.glb import check_glb_file, external_references
+from .compat import draco_decoder_missing
 
 # Datablock kinds the glTF importer may create.
 _DATA_KINDS = (
@@ -90,12 +91,6 @@ DRACO_MISSING = ("Could not import the model for {name}: this Blender build cann
                  "(its Draco library does not load), so use a Blender from blender.org; the scene was not changed.")
 
 
-def _draco_decoder_missing(exc: Exception) -> bool:
-    """The importer failed loading its Draco library (PyPI bpy 4.2 looks for it in the wrong folder)."""
-    text = str(exc).lower()
-    return "draco" in text and any(s in text for s in ("oserror", "loadlibrary", "shared object"))
-
-
 def _world_bounds(objects) -> tuple[Vector, Vector] | None:
     lo = Vector((float("inf"),) * 3)
     hi = Vector((float("-inf"),) * 3)
@@ -116,7 +111,7 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     """Import ``path`` as ``name``. Raises :class:`ImportFailed`, leaving the scene unchanged."""
     options = options or ImportOptions()
     context = context or bpy.context
-    problem = check_glb_file(path)
+    problem = check_glb_file(path) or external_references(path)
     if problem:
         raise ImportFailed(f"Could not import the model for {name}: {problem}.")
 
@@ -152,7 +147,7 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         try:
             result = bpy.ops.import_scene.gltf(filepath=path)
         except RuntimeError as exc:
-            if _draco_decoder_missing(exc):
+            if draco_decoder_missing(exc):
                 raise ImportFailed(DRACO_MISSING.format(name=name)) from None
             reason = _importer_reason(exc)
             raise ImportFailed(

@@ -65,6 +65,8 @@ class JobManager:
         self.offer_only: set[str] = set()
         #: The claim on each job this process works on (see core.journal.JobLock).
         self.locks: dict[str, JobLock] = {}
+        #: Downloaded models waiting for the artist to leave Edit/Sculpt/Paint mode.
+        self.waiting_for_object_mode: set[str] = set()
         #: Jobs a bug stopped: their workers' remaining events are dropped.
         self.ignored: set[str] = set()
         #: Shared by every job's client: a 429 pauses them all and lowers capacity().
@@ -249,6 +251,12 @@ class JobManager:
                 _journal_if_open().flush_unsaved()
             except OSError:
                 pass
+        if self.waiting_for_object_mode and getattr(bpy.context, "mode", "") == "OBJECT":
+            for job_id in list(self.waiting_for_object_mode):
+                job = self.jobs.get(job_id)
+                self.waiting_for_object_mode.discard(job_id)
+                if job is not None and job.state in READY_TO_IMPORT:
+                    self.import_now(job)
         if self.sweep_due is not None and time.monotonic() >= self.sweep_due:
             self.sweep_due = None
             self.clean_uploads()
@@ -309,9 +317,24 @@ class JobManager:
         if not asked and elsewhere:
             self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job
+        mode = getattr(bpy.context, "mode", "OBJECT")
+        if not asked and not bpy.app.background and mode != "OBJECT":
+            # Never throw the artist out of Edit, Sculpt or Paint mode: the tick
+            # imports it once they are back in Object mode.
+            if job.id not in self.waiting_for_object_mode:
+                self.waiting_for_object_mode.add(job.id)
+                self.report_job(job, "INFO", f"{job.label} is ready; it is imported when you are back in "
+                                             "Object mode.")
+            return job
+        self.waiting_for_object_mode.discard(job.id)
         self.offer_only.discard(job.id)
         with _window_context():
             job = import_job(job)
+            if job.state == State.IMPORTED and not bpy.app.background:
+                try:  # its own step: Ctrl+Z takes the model out, nothing else
+                    bpy.ops.ed.undo_push(message="Import Tripo3D model")
+                except RuntimeError:
+                    pass
         self.jobs[job.id] = job
         if job.state == State.IMPORTED:
             self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")

@@ -185,7 +185,7 @@ class TRIPO3D_UL_jobs(bpy.types.UIList):
             row.label(text=job.label, icon_value=thumb)
         else:
             row.label(text=job.label, icon="IMAGE_DATA")
-        if st.factor is not None and hasattr(row, "progress"):
+        if st.factor is not None:
             row.progress(factor=st.factor, type="RING", text=st.short)
         else:
             row.label(text=st.short, icon=st.icon)
@@ -230,7 +230,7 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
         box = layout.box()
         st = job_row_status(job)
         box.label(text=job.label, icon="IMAGE_DATA")
-        if st.factor is not None and hasattr(box, "progress"):
+        if st.factor is not None:
             box.progress(factor=st.factor, type="BAR", text=st.text if chars_that_fit(context) >= 30 else st.short)
         else:
             label_wrapped(box, context, st.text, icon=st.icon, lines=2)

@@ -82,8 +82,7 @@ def register() -> None:
     if not bpy.app.timers.is_registered(_tick):
         bpy.app.timers.register(_tick, first_interval=0.1, persistent=True)
     bpy.app.handlers.load_post.append(_on_load_post)
-    if hasattr(bpy.utils, "register_cli_command"):
-        _cli_handle = bpy.utils.register_cli_command("tripo3d", _cli_command)
+    _cli_handle = bpy.utils.register_cli_command("tripo3d", _cli_command)
     try:
         manager.recover()
     except OSError as exc:

@@ -1,0 +1,33 @@
+"""Where the Blender versions this extension supports (4.2 LTS to 5.0) differ,
+in one place, each difference with the versions it covers.
+
+Things every supported version has are used directly, unchecked:
+``Context.temp_override`` (3.2+), ``UILayout.progress`` (4.0+),
+``bpy.utils.register_cli_command`` (4.2+), extensions and
+``bpy.utils.extension_path_user`` (4.2+).
+"""
+
+from __future__ import annotations
+
+import bpy
+
+
+def save_image_copy(image, filepath: str, quality: int = 92) -> None:
+    """Write ``image`` to ``filepath`` in its ``file_format`` without changing the
+    datablock (its path, its saved state).
+
+    4.5 and 5.0 take ``save_copy=True`` to say so; 4.2 has no such parameter, and
+    its ``save(filepath=...)`` already writes a copy and keeps the image's path
+    (checked on 4.2.23)."""
+    if "save_copy" in bpy.types.Image.bl_rna.functions["save"].parameters:
+        image.save(filepath=filepath, quality=quality, save_copy=True)
+    else:
+        image.save(filepath=filepath, quality=quality)
+
+
+def draco_decoder_missing(exc: Exception) -> bool:
+    """The glTF importer could not load its Draco library. The PyPI bpy 4.2
+    module looks for it relative to the working directory and fails; 4.5 and
+    5.0 decode Draco (Debian's 4.3 package ships the library)."""
+    text = str(exc).lower()
+    return "draco" in text and any(s in text for s in ("oserror", "loadlibrary", "shared object"))
