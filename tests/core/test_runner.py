@@ -278,3 +278,19 @@ def test_completed_job_is_not_polled_again(sim, client, journal, new_job, prepar
     after = sim.stats()
     assert (after["status_requests"], after["downloads"], after["submit_attempts"]) == (
         before["status_requests"], before["downloads"], before["submit_attempts"])
+
+
+def test_a_job_is_only_asked_about_at_the_gateway_it_was_sent_to(sim, make_client, journal, new_job, prepared):
+    from gateway_sim import GatewaySimulator, SimConfig
+    from helpers import SIM_KEY
+
+    job = advance(new_job, make_client(), journal, image_url=prepared.image_url,
+                  settings=RunSettings(poll_interval=0.02, max_wait=0.0))
+    assert job.request_id and job.base_url == sim.url.rstrip("/")
+    job.state, job.media_urls = State.QUEUED, []
+    with GatewaySimulator(SimConfig(api_key=SIM_KEY)) as other:
+        moved = advance(job, make_client(base_url=other.url), journal, settings=FAST)
+        assert other.stats()["status_requests"] == 0 and other.stats()["submits"] == 0
+    assert moved.state == State.INTERRUPTED and sim.url.rstrip("/") in moved.error
+    back = advance(moved, make_client(), journal, settings=FAST)  # the address set back: resumed, not paid again
+    assert back.state == State.DOWNLOADED and sim.stats()["submits"] == 1

@@ -97,6 +97,9 @@ class Job:
     #: How the image travels and, for the bucket route, the object to delete
     #: afterwards (see core.delivery; never a secret or a signed link).
     delivery: dict = field(default_factory=dict)
+    #: The gateway the job was submitted to: its request id means nothing elsewhere,
+    #: and the key is never sent to another address to ask about it.
+    base_url: str = ""
     upload_bytes: int = 0
     upload_total: int | None = None
 

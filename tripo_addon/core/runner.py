@@ -143,6 +143,7 @@ def _advance(job: Job, client: GatewayClient, journal: Journal, image_url: str |
                 changed()
                 return
             job.request_id = result.request_id
+            job.base_url = client.base_url
             job.polling_url = result.polling_url
             job.server_status = result.status
             job.submitted_at = time.time()
@@ -150,6 +151,12 @@ def _advance(job: Job, client: GatewayClient, journal: Journal, image_url: str |
             changed(SERVER_TO_STATE.get(result.status, State.QUEUED))
             client._wait(settings.poll_interval)
 
+        if job.request_id and job.base_url and job.base_url != client.base_url and not job.media_urls:
+            job.fail(State.INTERRUPTED, E.TripoError(
+                f"{job.label} was submitted to the gateway at {job.base_url} (request {job.request_id}); set the "
+                "gateway address back to it to resume the job. Nothing was sent to the new address."))
+            changed()
+            return
         if job.state in (State.QUEUED, State.PROCESSING) or (job.state == State.INTERRUPTED and not job.media_urls):
             _poll_until_done(job, client, settings, changed)
             if job.state != State.COMPLETED:
