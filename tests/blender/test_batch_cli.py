@@ -201,3 +201,28 @@ def test_unwritable_places_are_said_before_anything_is_paid(sim, cli_env, tmp_pa
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert errors and "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
     assert sim.stats()["submit_attempts"] == 0
+
+
+def test_a_batch_killed_mid_run_at_jobs_16_pays_nothing_twice_and_loses_nothing(sim, cli_env, tmp_path):  # noqa: F811
+    """SIGKILL: no handler runs, no report is written; the journal alone carries the run."""
+    sim.configure(queue_seconds=0.3, processing_seconds=2.0, download_rate=400_000)
+    images = folder_of_images(tmp_path / "in", 24)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_"))}, **cli_env,
+           "TRIPO3D_RETRY_BASE_DELAY": "0.05"}
+    args = [sys.executable, GENERATE, "--online-mode", "--jobs", "16", "--poll-interval", "1", str(tmp_path / "in")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    # Kill it while jobs are at every stage: some imported, some downloading, some queued, some not sent.
+    while sim.stats()["downloads_completed"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    paid_before = sim.stats()["submits"]
+    assert 0 < paid_before < 24
+    report = tmp_path / "r.json"
+    again = run_cli(args[2:] + ["--report", str(report)], cli_env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    jobs = json.loads(report.read_text())["jobs"]
+    assert sorted(j["image"] for j in jobs) == images and all(j["status"] == "COMPLETED" for j in jobs)
+    assert sim.stats()["submits"] == 24  # each image paid for exactly once, across both runs
+    assert len({j["request_id"] for j in jobs}) == 24
