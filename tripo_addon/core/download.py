@@ -31,11 +31,18 @@ from .glb import HEADER_SIZE, check_glb_file, external_references, looks_like_gl
 from .urls import check_url, shorten
 
 MAX_REDIRECTS = 5
-#: Bytes per read of a download. Kept small on purpose: when a transfer breaks,
-#: urllib3 2.x drops the bytes of the read in progress, so a large read size
-#: loses that much (a whole small model) and defeats the Range resume; it is
-#: also how long a stop request may wait on a slow link.
+#: Bytes per read of a download. When a transfer breaks, urllib3 2.x drops the
+#: bytes of the read in progress, so this is what a break can cost before the
+#: Range resume; it is also how long a stop request may wait on a slow link.
+#: So it grows with the file: 1/64 of it, from 16 KB (a small model still
+#: resumes part-way) to 256 KB (a big one no longer spends its time in per-read
+#: overhead: 16 KB reads ran at 0.3x curl on loopback).
 CHUNK = 16 * 1024
+MAX_CHUNK = 256 * 1024
+
+
+def chunk_size(total: int | None) -> int:
+    return CHUNK if not total else max(CHUNK, min(MAX_CHUNK, total // 64))
 #: The slowest average rate a download may have (bytes/s) before an attempt is cut.
 MIN_RATE = 16 * 1024
 
@@ -164,7 +171,7 @@ class DownloadMixin:
             received = offset
             with open(part, mode) as out:
                 try:
-                    for chunk in resp.iter_content(CHUNK):
+                    for chunk in resp.iter_content(chunk_size(total)):
                         deadline.set(min(cap_at - time.monotonic(), 2 * read))
                         if self.stop.is_set():
                             raise E.Stopped("Stopped the download; it will resume later.")

@@ -248,21 +248,20 @@ def _job_from(data: dict | None) -> Job | None:
     if not isinstance(data, dict):
         return None
     clean: dict = {}
-    for f in fields(Job):
-        if f.name not in data:
+    for name, allowed in _allowed_types():
+        if name not in data:
             continue
-        value = data[f.name]
-        allowed = tuple(t for name in str(f.type).split("|") for t in _TYPES.get(name.strip(), (object,)))
+        value = data[name]
         if isinstance(value, bool) and bool not in allowed and object not in allowed:
             value = None if type(None) in allowed else _DROP  # True is not a time or a count
         elif not isinstance(value, allowed):
             # A number where an id belongs (a hand-edited request id) keeps its meaning as text.
-            value = str(value) if f.name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
+            value = str(value) if name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
         if value is _DROP:
             continue
-        if f.name in _STRING_LISTS:
+        if name in _STRING_LISTS:
             value = [v for v in value if isinstance(v, str)]
-        clean[f.name] = value
+        clean[name] = value
     if not all(k in clean for k in ("source", "params", "content_hash")):
         return None
     if "state" not in clean and clean.get("request_id"):
@@ -274,6 +273,17 @@ def _job_from(data: dict | None) -> Job | None:
 
 
 _DROP = object()
+_ALLOWED: list = []
+
+
+def _allowed_types() -> list:
+    """(field name, the Python types its value may have) for every Job field,
+    worked out once: start-up reads thousands of records."""
+    if not _ALLOWED:
+        for f in fields(Job):
+            _ALLOWED.append((f.name, tuple(t for part in str(f.type).split("|")
+                                           for t in _TYPES.get(part.strip(), (object,)))))
+    return _ALLOWED
 
 
 def _file_name(source: str) -> str:
