@@ -9,7 +9,6 @@ are re-encoded as PNG, downscaled to the limit; the note says so.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import bpy
 
@@ -99,6 +98,8 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
 
 
 def _render_result(image) -> tuple[PreparedImage, str]:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(suffix=".png", prefix="tripo3d-render-")
     os.close(fd)
     try:
@@ -157,6 +158,8 @@ def _encode_png(image, name: str, *, owned: bool = False) -> tuple[bytes, str]:
 
 
 def _save_as(image, file_format: str) -> bytes:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(suffix=".png" if file_format == "PNG" else ".jpg", prefix="tripo3d-")
     os.close(fd)
     old = image.file_format

@@ -30,6 +30,8 @@ PROVENANCE_PREFIX = "tripo3d_"
 
 @dataclass
 class ImportOptions:
+    """Where and how a model lands in the scene."""
+
     at_cursor: bool = True
     rest_on_ground: bool = True  # origin at the base, base on the ground
     normalize_size: float = 0.0  # largest dimension in metres; 0 keeps the size
@@ -48,6 +50,8 @@ class ImportOptions:
 
 @dataclass
 class ImportResult:
+    """What an import made."""
+
     collection: str
     top: str
     objects: list

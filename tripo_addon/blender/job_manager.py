@@ -23,7 +23,9 @@ from ..core import buglog
 from ..core import errors as E
 from ..core.delivery import Delivery
 from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
+from ..core.apikey import check_api_key
 from ..core.journal import JobLock
+from ..core.urls import normalise_base_url
 from ..core.ratelimit import SharedLimiter
 from ..core.runner import advance
 from . import pausing
@@ -129,8 +131,12 @@ class JobManager:
         stop = threading.Event()
         if self.limiter is None:
             self.limiter = SharedLimiter(settings.max_concurrent)
-        # Raises NoApiKey before any thread starts.
-        client = settings.client(stop=stop, retry=settings.retry, limiter=self.limiter)
+        # A bad key or address is said now, before any thread starts; the client
+        # itself (and the HTTP library it loads) is made in the worker, so the
+        # first Generate of a session does not wait for that import.
+        check_api_key(settings.api_key)
+        normalise_base_url(settings.base_url)
+        limiter = self.limiter
         run_settings = settings.run_settings()
         jr = journal()  # found here: a worker never calls bpy, not even for a folder
         worker_job = Job.from_dict(job.to_dict())  # the worker owns its own copy
@@ -139,7 +145,9 @@ class JobManager:
             self.events.put((j.id, event, j.to_dict()))
 
         def work() -> None:
+            client = None
             try:
+                client = settings.client(stop=stop, retry=settings.retry, limiter=limiter)
                 advance(worker_job, client, jr, delivery=delivery, storage=settings.storage,
                         settings=run_settings, on_event=post)
             except Exception as exc:  # a bug must not kill the job silently
@@ -152,7 +160,8 @@ class JobManager:
                 except OSError:
                     pass
             finally:
-                client.close()
+                if client is not None:
+                    client.close()
                 self.events.put((worker_job.id, "done", worker_job.to_dict()))
 
         thread = threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)

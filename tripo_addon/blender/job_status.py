@@ -8,7 +8,6 @@ estimate of how long the server takes (:func:`server_estimate`).
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 
@@ -27,6 +26,8 @@ REASONS = {
 
 @dataclass
 class Status:
+    """How one job looks in the list: icon, words, and a bar only when measured."""
+
     icon: str
     text: str
     factor: float | None = None  # a bar only when something is measured
@@ -54,7 +55,9 @@ def server_estimate(jobs) -> float | None:
                    reverse=True)[:10]
     if len(spans) < 2:
         return None
-    return statistics.median(span for _t, span in spans)
+    ordered = sorted(span for _t, span in spans)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _reason(job: Job) -> str:

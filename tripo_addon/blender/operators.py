@@ -325,16 +325,24 @@ class TRIPO3D_OT_test_connection(bpy.types.Operator):
     def execute(self, context):
         import threading
 
+        from ..core.apikey import check_api_key
+        from ..core.urls import normalise_base_url
+
         try:
             settings_mod.ensure_online()
-            client = settings_mod.current().client()
+            settings = settings_mod.current()
+            check_api_key(settings.api_key)
+            normalise_base_url(settings.base_url)
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
         result: list = []
 
-        def probe() -> None:
-            result.append(settings_mod.check_connection(client))
+        def probe() -> None:  # the client (and the HTTP library) load here, off the main thread
+            try:
+                result.append(settings_mod.check_connection(settings.client()))
+            except E.TripoError as exc:
+                result.append(("ERROR", exc.message))
 
         threading.Thread(target=probe, daemon=True).start()
 

@@ -30,6 +30,8 @@ OFFLINE_MESSAGE = (
 
 @dataclass
 class Settings:
+    """Everything a job needs from the preferences and the environment."""
+
     api_key: str | None
     base_url: str | None
     poll_interval: float = 2.0

@@ -28,6 +28,8 @@ MIME_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """What the first bytes of an image say about it."""
+
     format: str  # "PNG" | "JPEG" | "WEBP"
     width: int
     height: int

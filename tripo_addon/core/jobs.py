@@ -67,6 +67,8 @@ def idempotency_key(content_hash: str, params: dict) -> str:
 
 @dataclass
 class Job:
+    """One image sent with one set of options: its record in the journal."""
+
     source: str
     params: dict
     content_hash: str

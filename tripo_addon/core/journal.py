@@ -20,7 +20,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import threading
 import time
 from dataclasses import fields
@@ -66,7 +65,7 @@ class Journal:
         """Raise :class:`JournalUnwritable` unless a record can be written now."""
         try:
             os.makedirs(self.jobs_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".check-", suffix=".tmp", dir=self.jobs_dir)
+            fd, tmp = _new_temp(self.jobs_dir, ".check-")
             try:
                 os.write(fd, b"{}")
                 os.fsync(fd)
@@ -116,7 +115,7 @@ class Journal:
 
     def _write(self, job_id: str, data: bytes) -> None:
         os.makedirs(self.jobs_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".tmp", dir=self.jobs_dir)
+        fd, tmp = _new_temp(self.jobs_dir, ".job-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -273,6 +272,15 @@ def _job_from(data: dict | None) -> Job | None:
 
 
 _DROP = object()
+
+
+def _new_temp(folder: str, prefix: str) -> tuple[int, str]:
+    """A new private file beside the records (what tempfile.mkstemp does,
+    without loading tempfile and its archive modules when Blender starts)."""
+    import uuid
+
+    path = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}.tmp")
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
 _ALLOWED: list = []
 
 

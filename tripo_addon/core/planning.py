@@ -26,6 +26,8 @@ class Decision:
 
 @dataclass
 class Plan:
+    """The job for an image and options, and what it needs."""
+
     job: Job
     decision: str
     note: str = ""

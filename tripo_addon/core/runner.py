@@ -27,6 +27,8 @@ EventSink = Callable[[Job, str], None]
 
 @dataclass
 class RunSettings:
+    """How a job is driven: polling, waiting, where models go, webhooks."""
+
     #: Seconds between status checks of one job (the gateway suggests 5-10;
     #: 2 keeps the wait short at one request per 2 s).
     poll_interval: float = 2.0
