@@ -219,3 +219,9 @@ def test_stale_auth_headers_are_replaced_not_duplicated():
     assert "X-Amz-Security-Token" not in again
     assert again["X-Amz-Date"] == "20231231T235959Z"
     assert "x-amz-security-token" not in again["Authorization"]
+
+
+def test_the_settings_limit_on_link_lifetime_is_the_signers():
+    from tripo_addon.core import sigv4, storage_config
+
+    assert storage_config.MAX_EXPIRES == sigv4.MAX_EXPIRES == 7 * 24 * 3600

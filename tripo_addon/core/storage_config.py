@@ -14,11 +14,13 @@ from typing import Mapping
 from urllib.parse import quote, urlsplit
 
 from . import errors as E
-from .sigv4 import MAX_EXPIRES
 from .urls import check_url, shorten
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_URL_LIFETIME = 3600
+#: The longest a SigV4 presigned link may live (7 days), as core.sigv4 enforces;
+#: kept here too so reading the settings does not load the signer's hashing.
+MAX_EXPIRES = 7 * 24 * 3600
 
 # DNS-compatible names as S3 requires today: 3-63 lowercase letters, digits,
 # dots and hyphens, starting and ending with a letter or digit.

@@ -7,7 +7,6 @@ altered on the way.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from .errors import InsecureUrl
@@ -21,6 +20,8 @@ def is_loopback_host(host: str | None) -> bool:
     if host.lower() == "localhost":
         return True
     try:
+        import ipaddress  # only when a plain-http address is checked
+
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
