@@ -14,12 +14,12 @@ import atexit
 import queue
 import threading
 import time
+import uuid
 from collections import deque
 from typing import Callable
 
 import bpy
 
-from ..core import buglog
 from ..core import errors as E
 from ..core.delivery import Delivery
 from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
@@ -30,7 +30,7 @@ from ..core.ratelimit import SharedLimiter
 from ..core.runner import advance
 from . import pausing
 from . import settings as settings_mod
-from . import recovery, service, uploads
+from . import bugs, recovery, service, uploads
 from .service import import_job, journal
 from .window import CATEGORY, redraw  # noqa: F401  (CATEGORY: imported from here by others)
 from .window import window_context as _window_context
@@ -67,6 +67,11 @@ class JobManager:
         self.offer_only: set[str] = set()
         #: The claim on each job this process works on (see core.journal.JobLock).
         self.locks: dict[str, JobLock] = {}
+        #: Downloaded models found when a file was opened: imported by the next tick.
+        self.import_soon: set[str] = set()
+        #: Which worker currently owns each job: a stopped worker's late "done"
+        #: (after disable/enable or Reload Scripts) must not end its successor.
+        self.worker_tokens: dict[str, str] = {}
         #: Downloaded models waiting for the artist to leave Edit/Sculpt/Paint mode.
         self.waiting_for_object_mode: set[str] = set()
         #: Jobs a bug stopped: their workers' remaining events are dropped.
@@ -162,8 +167,10 @@ class JobManager:
             finally:
                 if client is not None:
                     client.close()
-                self.events.put((worker_job.id, "done", worker_job.to_dict()))
+                self.events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token}))
 
+        token = uuid.uuid4().hex
+        self.worker_tokens[job.id] = token
         thread = threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)
         self.threads[job.id] = thread
         self.deliveries[job.id] = delivery
@@ -241,6 +248,8 @@ class JobManager:
                 continue
             if job_id in self.ignored:
                 continue
+            if event == "done" and data.get("_worker") != self.worker_tokens.get(job_id):
+                continue  # an earlier worker of this job, stopped and replaced: its successor owns it now
             changed = True
             try:
                 job = Job.from_dict(data)
@@ -260,6 +269,11 @@ class JobManager:
                 _journal_if_open().flush_unsaved()
             except OSError:
                 pass
+        for job_id in list(self.import_soon):
+            self.import_soon.discard(job_id)
+            job = self.jobs.get(job_id)
+            if job is not None and job.state in READY_TO_IMPORT and job_id not in self.threads:
+                self.import_now(job)
         if self.waiting_for_object_mode and getattr(bpy.context, "mode", "") == "OBJECT":
             for job_id in list(self.waiting_for_object_mode):
                 job = self.jobs.get(job_id)
@@ -272,26 +286,10 @@ class JobManager:
         return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
 
     def _bug(self, job_id: str, data: dict, exc: Exception) -> None:
-        log = buglog.record(journal().directory, exc, f"applying an event of job {job_id}")
-        job = self.jobs.get(job_id) or Job.from_dict(data)
-        stop = self.stops.pop(job_id, None)
-        if stop is not None:
-            stop.set()  # its worker ends; the journal keeps what it did
-        self.threads.pop(job_id, None)
-        self.ignored.add(job_id)  # its worker's last events are not applied over this
-        self._release(job_id)
-        job.error, job.error_kind = buglog.sentence(job.label, exc, log), "internal"
-        if job.state not in FINISHED:
-            # Paid and maybe downloaded: resumable, never lost.
-            job.state = State.INTERRUPTED if job.request_id else State.STOPPED
-        self.jobs[job_id] = job
-        try:
-            journal().save(job)
-        except OSError:
-            pass
-        self.report("ERROR", f"{job.label}: {job.error}")
+        bugs.mark_job(self, job_id, data, exc)
 
     def _finish(self, job: Job) -> None:
+        self.worker_tokens.pop(job.id, None)
         self.threads.pop(job.id, None)
         self.stops.pop(job.id, None)
         self.deliveries.pop(job.id, None)

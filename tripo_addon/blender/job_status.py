@@ -65,9 +65,11 @@ def _reason(job: Job) -> str:
 
 
 def status(job: Job, *, running: bool, waiting: bool = False, paused: bool = False,
-           estimate: float | None = None, now: float | None = None) -> Status:
+           estimate: float | None = None, now: float | None = None, object_mode: bool = False) -> Status:
     now = time.time() if now is None else now
     s = job.state
+    if object_mode and s in (State.DOWNLOADED, State.IMPORTING):
+        return Status("OBJECT_DATAMODE", "Waiting for Object mode to import", short="Waits: Object mode")
     if paused:
         return Status("PAUSE", "Paused: online access is off")
     if waiting:

@@ -55,7 +55,8 @@ def active_job(context):
 def job_row_status(job) -> job_status.Status:
     return job_status.status(
         job, running=job.id in manager.threads, waiting=any(j.id == job.id for j, _ in manager.waiting),
-        paused=job.id in manager.paused, estimate=_estimate[0])
+        paused=job.id in manager.paused, estimate=_estimate[0],
+        object_mode=job.id in manager.waiting_for_object_mode)
 
 
 def refresh_estimate() -> None:

@@ -55,7 +55,9 @@ def _recover_one(manager, job: Job, online: bool, have_key: bool, lock: JobLock)
             manager.offer_only.add(job.id)
         manager.start(job, lock=lock)
     elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
-        manager.import_now(job)
+        # Not here: this runs inside Blender's file-load handler, where an import
+        # and its undo step crash Blender 4.3; the next tick imports it.
+        manager.import_soon.add(job.id)
     elif job.state in REMOTE_ACTIVE and job.request_id and not online and have_key:
         if not job.blend_file:
             manager.offer_only.add(job.id)
