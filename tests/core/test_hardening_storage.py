@@ -186,15 +186,15 @@ def test_read_only_folder_is_one_sentence_and_a_later_save_writes_what_waited(ti
 def test_injected_write_faults_keep_the_record(journal, monkeypatch, code, reason):
     """The same, with the OSError injected (runs without root)."""
     job = a_job()
-    real = journal_mod.tempfile.mkstemp
+    real = journal_mod._new_temp
     failing = {"on": True}
 
-    def mkstemp(*a, **k):
+    def new_temp(*a, **k):  # where every record write starts
         if failing["on"]:
             raise OSError(code, os.strerror(code))
         return real(*a, **k)
 
-    monkeypatch.setattr(journal_mod.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(journal_mod, "_new_temp", new_temp)
     with pytest.raises(E.JournalUnwritable) as info:
         journal.save(job)
     check_unwritable_error(info.value, journal.jobs_dir, reason)

@@ -186,9 +186,11 @@ def test_ui_stayed_responsive(gui_run):
           f"{p['max_tick_ms_no_import']} ms")
     assert p["p1"]["ticks"] > 300
     assert len(p["import_ticks_ms"]) == 1
-    # A blocking download would stall ~4 s; one redraw of this software-OpenGL
-    # window costs tens of ms, so this bound only catches real blocking.
-    assert stall < 250, p
+    # A blocking download would stall ~4 s. Redrawing the rebuilt sidebar (job
+    # list, details, subpanels) under this software OpenGL takes 100-300 ms on a
+    # loaded 2-core machine, so this bound only catches real blocking; the
+    # add-on's own main-thread time is held to its own bounds just below.
+    assert stall < 1000, p
     assert p["max_tick_ms_no_import"] < 20, p
     assert p["generate_operator"] and max(o["ms"] for o in p["generate_operator"]) < 100, p
 
