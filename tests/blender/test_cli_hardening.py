@@ -156,9 +156,9 @@ def test_environment_key_wins_over_the_saved_one_and_the_run_says_which(sim, cli
 # -- 5: arguments ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("form", ["python", "blender"])
-def test_double_dash_means_the_same_under_python_and_blender(sim, cli_env, tmp_path, form):
+def test_double_dash_means_the_same_under_python_and_blender(sim, cli_env, tmp_path, form, monkeypatch):
     """A file named -x.png, passed after "--"; the options before "--" still count."""
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # put back afterwards: later tests must not run from here
     (tmp_path / "-x.png").write_bytes(make_image("PNG", size=(64, 48)))
     report = tmp_path / "r.json"
     proc = run(["--online-mode", "--poll-interval", "1", "--normalize-size", "0", "--report", str(report),

@@ -53,7 +53,7 @@ def test_a_claim_held_by_another_process_blocks_and_dies_with_it(journal, prepar
     ready = tmp_path / "ready"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        sys.path.insert(0, {os.getcwd()!r})
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))!r})
         from tripo_addon.core.journal import Journal
         lock = Journal({journal.directory!r}).try_lock({key!r})
         assert lock is not None
