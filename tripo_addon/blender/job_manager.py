@@ -262,11 +262,12 @@ class JobManager:
                 self._bug(job_id, data, exc)
         if changed:
             redraw()
-        if _journal_if_open() is not None and _journal_if_open().unsaved and time.monotonic() >= self.flush_due:
+        opened = _journal_if_open()
+        if opened is not None and opened.unsaved and time.monotonic() >= self.flush_due:
             # Records a full or read-only disk refused are kept in memory: retry now and then.
             self.flush_due = time.monotonic() + FLUSH_INTERVAL
             try:
-                _journal_if_open().flush_unsaved()
+                opened.flush_unsaved()
             except OSError:
                 pass
         for job_id in list(self.import_soon):
@@ -372,8 +373,7 @@ class JobManager:
 
     def recover(self, resume: bool | None = None) -> None:
         """Pick up the journal: resume unfinished jobs, offer or import finished ones (see .recovery)."""
-        recovery.recover(self, resume)
-        if (not bpy.app.background) if resume is None else resume:
+        if recovery.recover(self, resume):
             # A little later, from the tick: registration itself sends nothing.
             self.sweep_due = time.monotonic() + SWEEP_DELAY
 

@@ -12,10 +12,10 @@ from ..core.runner import mark_submit_unknown
 from .service import journal
 
 
-def recover(manager, resume: bool | None = None) -> None:
+def recover(manager, resume: bool | None = None) -> bool:
     """``resume`` defaults to "only with a window": in background Blender the
     batch command or script drives its own jobs (timers never fire there),
-    so by default this only lists them."""
+    so by default this only lists them. Returns whether it resumed jobs."""
     if resume is None:
         resume = not bpy.app.background
     online = bpy.app.online_access
@@ -30,7 +30,7 @@ def recover(manager, resume: bool | None = None) -> None:
             lock = journal().try_lock(job.key)
         except OSError as exc:  # a file system that cannot lock: listed, not resumed
             manager.report("WARNING", getattr(exc, "message", None) or str(exc))
-            return
+            return resume
         if lock is None:
             continue  # another Blender process is working on it right now
         try:
@@ -38,6 +38,7 @@ def recover(manager, resume: bool | None = None) -> None:
         finally:
             if job.id not in manager.locks:
                 lock.release()
+    return resume
 
 
 def _recover_one(manager, job: Job, online: bool, have_key: bool, lock: JobLock) -> None:
