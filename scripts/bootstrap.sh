@@ -4,17 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=""
-for candidate in python3.11 python3; do
-  if command -v "$candidate" >/dev/null 2>&1 &&
-     "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-    PY=$(command -v "$candidate"); break
-  fi
-done
-if [ -z "$PY" ]; then
-  echo "error: Python 3.11 is needed (the PyPI bpy 4.5 module is built for it); install python3.11 and run again." >&2
-  exit 2
-fi
+. scripts/python311.sh
 
 stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
