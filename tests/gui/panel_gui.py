@@ -8,8 +8,11 @@ its control routes (/_sim/config, /_sim/stats). Steps: Generate greyed out
 with its reason; a failed job reaching the Info log; a job list with every
 state (done, failed, rejected, stopped, paused); online access off pausing
 with zero requests, then resuming; Retry; the model beside the default cube
-and framed; Clear Finished; the sidebar at 195 px; the preferences with Test
-Connection's result. Writes OUT/panel_result.json and screenshots.
+and framed; the job list showing the model as Blender rendered it; Clear
+Finished; the sidebar at 195 px; the preferences with Test Connection's and
+Test Storage's answers under their buttons (a real S3 server: its address and
+admin key in --s3-endpoint / --s3-bucket / --s3-key, the secret in
+TRIPO_GUI_S3_SECRET). Writes OUT/panel_result.json and screenshots.
 """
 from __future__ import annotations
 
@@ -37,6 +40,9 @@ parser.add_argument("--out", default=None)
 parser.add_argument("--zip", required=True)
 parser.add_argument("--base-url", required=True)
 parser.add_argument("--image", action="append", required=True)
+parser.add_argument("--s3-endpoint", required=True)
+parser.add_argument("--s3-bucket", required=True)
+parser.add_argument("--s3-key", required=True)
 ARGS = parser.parse_args(gl.script_args())
 OUT = os.path.abspath(ARGS.out or gl.results_dir())
 os.makedirs(OUT, exist_ok=True)
@@ -316,6 +322,29 @@ def step_viewport(run):
     yield from shot(run, "viewport-imported.png")
 
 
+def step_result_preview(run):
+    """The finished job's row shows the model as Blender's preview renderer drew
+    it; the picture is kept beside the GLB, where a later session finds it."""
+    done = run.result["ids"]["done"]
+    pv = mod("previews")
+    yield from gl.wait_until(lambda: pv.job_icon_sources.get(done) == "result", 60, message="model preview")
+    job = manager().jobs[done]
+    kept = importlib.import_module(f"{PKG}.core.preview_png").path_for(job.glb_path)
+    shown = pv.job_icon(job)
+    copy = os.path.join(OUT, "kept-model-preview.png")
+    with open(kept, "rb") as src, open(copy, "wb") as dst:
+        dst.write(src.read())
+    pv._job_icons.pop(done)  # as a later session starts: nothing in memory, the file on disk
+    pv.job_icon_sources.pop(done)
+    later = pv.ensure_job_icon(job)
+    run.result["result_preview"] = {"shown_icon": shown, "kept": kept, "copy": copy, "later_icon": later,
+                                    "later_source": pv.job_icon_sources.get(done),
+                                    "detail_icon": pv.result_icon(job)}
+    wm = bpy.context.window_manager
+    wm.tripo3d_job_index = [i.job_id for i in wm.tripo3d_jobs].index(done)
+    yield from shot(run, "job-list-preview.png")
+
+
 def step_import_again(run):
     """The image of a finished job, with the same options: Generate offers
     Import Again and Generate New (charges again) instead."""
@@ -386,6 +415,23 @@ def step_preferences(run):
     yield from gl.wait_until(lambda: (ops.last_message("connection") or ("", "..."))[1].endswith("accepted."),
                              20, message="connection result")
     run.result["connection"] = ops.last_message("connection")
+    prefs = bpy.context.preferences.addons[PKG].preferences
+    prefs.storage_bucket = f"s3://{ARGS.s3_bucket}/gui"
+    prefs.storage_endpoint = ARGS.s3_endpoint
+    prefs.storage_region = "us-east-1"
+    prefs.storage_access_key_id = ARGS.s3_key
+    answers = {}
+    for case, secret in (("wrong secret", "not-the-secret"), ("right secret", os.environ["TRIPO_GUI_S3_SECRET"])):
+        prefs.storage_secret_access_key = secret
+        with bpy.context.temp_override(window=prefs_win, area=area):
+            bpy.ops.tripo3d.test_storage()
+        yield from gl.wait_until(lambda: "..." not in (ops.last_message("storage") or ("", "..."))[1],
+                                 30, message=f"storage answer ({case})")
+        answers[case] = ops.last_message("storage")
+        if case == "wrong secret":
+            yield from shot(run, "preferences-storage-refused.png")
+    run.result["storage"] = answers
+    prefs.storage_secret_access_key = ""
     left, top, w, h = gl.window_rect_on_screen(prefs_win)
     run.result["prefs_rect"] = [left, top, w, h]
     yield from shot(run, "preferences.png")
@@ -395,5 +441,5 @@ def step_preferences(run):
 
 
 gl.run_steps([step_install, step_layout, step_greyed_out, step_failed_in_info_log, step_states, step_retry,
-              step_viewport, step_import_again, step_clear_finished, step_narrow, step_preferences],
+              step_viewport, step_result_preview, step_import_again, step_clear_finished, step_narrow, step_preferences],
              os.path.join(OUT, "panel_result.json"), timeout=300.0)

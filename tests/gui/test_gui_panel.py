@@ -34,7 +34,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def gui_run(tmp_path_factory):
+def gui_run(tmp_path_factory, seaweed):
     t0 = time.monotonic()
     gh.ensure_chroot()
     work = tmp_path_factory.mktemp("gui_panel")
@@ -43,11 +43,14 @@ def gui_run(tmp_path_factory):
     images = [gh.make_object_image(str(work / name), seed=20 + i) for i, name in enumerate(IMAGES)]
     key = "sim-key-" + secrets.token_hex(16)
     with GatewaySimulator(SimConfig(api_key=key, queue_seconds=0.2, processing_seconds=0.5)) as sim:
-        args = ["--out", str(out), "--zip", zip_path, "--base-url", sim.url]
+        bucket = "gui-" + secrets.token_hex(6)
+        seaweed.create_bucket(bucket)
+        args = ["--out", str(out), "--zip", zip_path, "--base-url", sim.url,
+                "--s3-endpoint", seaweed.endpoint, "--s3-bucket", bucket, "--s3-key", seaweed.access_key_id]
         for image in images:
             args += ["--image", image]
         run = gh.run_gui(PANEL_GUI, args, results=str(out), binds=[str(work)], timeout=360,
-                         env={"TRIPO_GUI_API_KEY": key})
+                         env={"TRIPO_GUI_API_KEY": key, "TRIPO_GUI_S3_SECRET": seaweed.secret_access_key})
     keep = "/tmp/tripo-gui-panel-last"  # TRIPO_GUI_KEEP_TMP: the run's screenshots, for a look by eye
     if os.environ.get("TRIPO_GUI_KEEP_TMP") and os.path.isdir(str(out)):
         import shutil
@@ -77,6 +80,7 @@ def export_docs(res: dict) -> None:
     crops = {
         "job-list-states.png": sidebar,
         "panel-import-again.png": sidebar,
+        "job-list-preview.png": sidebar,
         "panel-greyed-out.png": sidebar,
         "panel-narrow.png": area_box(nx - 20, iy, nw + 20, ih),
         "viewport-imported.png": area_box(*res["view3d_area"]),
@@ -156,6 +160,31 @@ def test_model_is_beside_the_cube_named_after_the_image_and_framed(gui_run):
     dist = sum((a - b) ** 2 for a, b in zip(v["view_location"], v["model_centre"], strict=True)) ** 0.5
     print(f"[gui] view centre {dist:.3f} m from the model's centre; view distance {v['view_distance']:.2f}")
     assert dist < 0.05, v
+
+
+def test_the_job_list_shows_the_model_as_rendered_and_keeps_it(gui_run):
+    p = result(gui_run)["result_preview"]
+    print(f"[gui] model preview: {p}")
+    assert p["shown_icon"] and p["detail_icon"]
+    assert p["later_source"] == "result" and p["later_icon"]  # a later session: read from beside the GLB
+    assert p["kept"].endswith(".preview.png")
+    from PIL import Image
+
+    with Image.open(p["copy"]) as im:
+        assert im.mode == "RGBA" and im.size == (128, 128)
+        alpha = im.getchannel("A").histogram()
+        drawn = 1 - alpha[0] / sum(alpha)
+    print(f"[gui] drawn {drawn:.0%} of the picture, {gh.distinct_colours(p['copy'])} colours")
+    assert 0.05 < drawn < 0.95 and gh.distinct_colours(p["copy"]) > 50
+
+
+def test_test_storage_answers_under_its_button(gui_run):
+    answers = result(gui_run)["storage"]
+    print(f"[gui] Test Storage: {answers}")
+    (bad_level, bad_text), (ok_level, ok_text) = answers["wrong secret"], answers["right secret"]
+    assert bad_level == "ERROR" and "secret" in bad_text.lower()
+    assert ok_level == "INFO" and ok_text.startswith("Storage works")
+    assert "not-the-secret" not in bad_text + ok_text
 
 
 def test_generate_offers_import_again_for_an_existing_model(gui_run):

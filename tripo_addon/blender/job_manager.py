@@ -61,6 +61,7 @@ class JobManager:
         self.waiting: deque = deque()  # (job, delivery) waiting for a free slot
         self.stop_requested: set[str] = set()
         self.listeners: list[Callable[[Job, str], None]] = []
+        self.imported_hooks: list[Callable[[Job], None]] = []  # after each import, on the main thread
         self.messages: deque = deque(maxlen=20)  # (time, level, text) shown in the panel
         #: Jobs picked up from an earlier session whose file was never saved: their
         #: models are offered in the job list rather than dropped into any open scene.
@@ -346,6 +347,8 @@ class JobManager:
         self.jobs[job.id] = job
         if job.state == State.IMPORTED:
             self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
+            for hook in list(self.imported_hooks):
+                hook(job)
         else:
             self.report_job(job, "ERROR", f"{job.label}: {job.error}")
         redraw()

@@ -18,7 +18,7 @@ from . import settings as settings_mod
 from .job_manager import CATEGORY, manager
 from .joblist import active_job, existing_result, job_row_status
 from .options import CUSTOM
-from .previews import job_icon, thumbnail_icon
+from .previews import job_icon, result_icon, thumbnail_icon
 from .properties import chosen_source, panel_settings
 
 #: Seconds a message not about a job stays under Generate.
@@ -230,6 +230,9 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
         box = layout.box()
         st = job_row_status(job)
         box.label(text=job.label, icon="IMAGE_DATA")
+        picture = result_icon(job)
+        if picture:  # the model as it was rendered after import
+            box.template_icon(icon_value=picture, scale=5.0)
         if st.factor is not None:
             box.progress(factor=st.factor, type="BAR", text=st.text if chars_that_fit(context) >= 30 else st.short)
         else:

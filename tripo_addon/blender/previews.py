@@ -6,6 +6,7 @@ import os
 
 import bpy
 
+from ..core import preview_png
 from ..core.jobs import Job
 from . import generate
 from .job_manager import manager, redraw
@@ -20,7 +21,8 @@ from .job_manager import manager, redraw
 _previews = None
 #: job id -> icon id of the job's picture (0: the plain image icon); see ensure_job_icon.
 _job_icons: dict[str, int] = {}
-#: job id -> where that thumbnail came from ("datablock", "file" or "none"), for tests.
+#: job id -> where that thumbnail came from ("result": the rendered model, see
+#: .result_preview; "datablock", "file" or "none": the source image), for tests.
 job_icon_sources: dict[str, str] = {}
 #: absolute file path -> icon id of its loaded thumbnail (0: could not be read).
 _file_icons: dict[str, int] = {}
@@ -113,6 +115,12 @@ def ensure_job_icon(job: Job, image=None) -> int:
         _job_icons[job.id] = icon
         job_icon_sources[job.id] = origin
         return icon
+    if job.glb_path and os.path.isfile(preview_png.path_for(job.glb_path)):
+        icon = _file_icon(preview_png.path_for(job.glb_path))
+        if icon:
+            _job_icons[job.id] = icon
+            job_icon_sources[job.id] = "result"
+            return icon
     image = image if image is not None else _image_for_source(job.source)
     if image is not None:
         icon = _image_preview_icon(image)
@@ -147,6 +155,32 @@ def thumbnail_icon(kind: str, value) -> int:
 
 def job_icon(job: Job) -> int:
     return _job_icons.get(job.id, 0)
+
+
+def result_icon(job: Job) -> int:
+    """The rendered model's picture, or 0 while the row still shows the source image."""
+    return _job_icons.get(job.id, 0) if job_icon_sources.get(job.id) == "result" else 0
+
+
+def use_result_pixels(job: Job, size, pixels) -> None:
+    """Show a freshly rendered model in the job's row (pixels copied into our own
+    collection: the row keeps it even if the object is deleted)."""
+    if _previews is None:
+        return
+    key = f"result:{job.id}"
+    preview = _previews[key] if key in _previews else _previews.new(key)
+    preview.image_size = size
+    preview.image_pixels_float = pixels
+    _job_icons[job.id] = preview.icon_id
+    job_icon_sources[job.id] = "result"
+
+
+def use_result_file(job: Job) -> None:
+    """Show the model's kept picture (beside its GLB) in the job's row."""
+    icon = _file_icon(preview_png.path_for(job.glb_path)) if job.glb_path else 0
+    if icon:
+        _job_icons[job.id] = icon
+        job_icon_sources[job.id] = "result"
 
 
 

@@ -4,7 +4,8 @@ tripo3d``.
 
 The pieces, by responsibility: :mod:`.properties` (the panel's settings),
 :mod:`.operators`, :mod:`.panels`, :mod:`.joblist` (the job list's data),
-:mod:`.previews` (thumbnails); :mod:`.generate` starts jobs for the panel
+:mod:`.previews` (thumbnails), :mod:`.result_preview` (pictures of the
+models made); :mod:`.generate` starts jobs for the panel
 and the console alike. Names tests and scripts use stay importable here.
 """
 
@@ -16,7 +17,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import joblist, operators, panels, previews, properties
+from . import joblist, operators, panels, previews, properties, result_preview
 from .generate import start_generate  # noqa: F401  (public: used from here by scripts)
 from .job_manager import manager, redraw
 from .operators import (  # noqa: F401  (public names)
@@ -31,7 +32,7 @@ from .previews import ensure_job_icon, job_icon_sources  # noqa: F401
 from .properties import TRIPO3D_PG_settings, chosen_source, panel_settings  # noqa: F401
 
 #: In registration order (unregistered in reverse).
-MODULES = (properties, previews, joblist, operators, panels)
+MODULES = (properties, previews, result_preview, joblist, operators, panels)
 
 _cli_handle = None
 #: When the panel last redrew for time alone (running clocks, a message expiring).
