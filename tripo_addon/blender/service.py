@@ -55,9 +55,10 @@ def import_job(job: Job, options: ImportOptions | None = None, context=None) -> 
     """Import a downloaded job's GLB into the current scene (main thread only)."""
     jr = journal()
     options = options or ImportOptions.from_dict(job.import_options)
+    # Not journalled yet: "importing" and "downloaded" mean the same after a
+    # crash (import again from the GLB), so one write after the import is enough.
     job.state = State.IMPORTING
     job.import_started_at = time.time()
-    jr.save(job)
     # A .blend travels (to clients, render farms, asset libraries): it names the
     # picture and the model file, not where they sit on this computer, unless asked.
     keep_paths = bool((job.import_options or {}).get("keep_paths"))

@@ -57,6 +57,12 @@ class Deadline:
             self._cond.notify_all()
         _active.deadline = self._outer
 
+    def disarm(self) -> None:
+        """Nothing more to cut: every byte has come (flushing it to disk may take long)."""
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
     def set(self, seconds: float) -> None:
         """Move the deadline to ``seconds`` from now (earlier or later)."""
         with self._cond:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
@@ -45,6 +46,12 @@ def chunk_size(total: int | None) -> int:
     return CHUNK if not total else max(CHUNK, min(MAX_CHUNK, total // 64))
 #: The slowest average rate a download may have (bytes/s) before an attempt is cut.
 MIN_RATE = 16 * 1024
+#: A finished download is fsynced before it counts as downloaded (the journal
+#: then says so). For a big file that fsync alone took as long as the whole
+#: transfer, so from this many bytes on the data written so far is flushed in
+#: the background every this many bytes (:class:`_Flusher`), and the final
+#: fsync only has the last stretch left.
+FLUSH_EVERY = 8 * 1024 * 1024
 
 
 class DownloadMixin:
@@ -170,6 +177,7 @@ class DownloadMixin:
             deadline.set(min(cap_at - time.monotonic(), 2 * read))
             received = offset
             with open(part, mode) as out:
+                flusher = _Flusher(part, offset)
                 try:
                     for chunk in resp.iter_content(chunk_size(total)):
                         deadline.set(min(cap_at - time.monotonic(), 2 * read))
@@ -182,6 +190,7 @@ class DownloadMixin:
                             raise E.NotAGlb(f"{shorten(url)} is not a GLB file")
                         out.write(chunk)
                         received += len(chunk)
+                        flusher.wrote(received)
                         if received > self.max_download_bytes:
                             raise E.TooLarge(
                                 f"The model file is over the {self.max_download_bytes / 1e6:.0f} MB download "
@@ -193,9 +202,75 @@ class DownloadMixin:
                     if deadline.cut:
                         raise self._too_slow(url, deadline) from None
                     raise E.DownloadError("The download broke off; resuming.") from None
+                finally:
+                    flusher.close()
+                deadline.disarm()  # a slow disk is not a slow server
                 out.flush()
+                # The guarantee: nothing counts as downloaded before this returns.
                 os.fsync(out.fileno())
         return received, total
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # the data and the size; not on Windows or macOS
+
+
+class _Flusher:
+    """Flushes a file being downloaded to disk in the background, in steps of :data:`FLUSH_EVERY`.
+
+    Only a head start for the final ``os.fsync``, which still runs and still
+    decides: the helper thread fsyncs its own descriptor of the file, so a
+    write-back error it meets is reported to the download's descriptor too
+    (Linux tracks them per open file), and a failure of the helper only stops
+    it. Nothing starts for files smaller than one step. :meth:`close` waits
+    for a flush in progress, so the file is never renamed while one runs.
+    """
+
+    def __init__(self, path: str, offset: int = 0):
+        self._path = path
+        self._next = offset + FLUSH_EVERY
+        self._cond = threading.Condition(threading.Lock())
+        self._pending = self._done = False
+        self._thread: threading.Thread | None = None
+
+    def wrote(self, received: int) -> None:
+        """``received`` bytes are in the file (written, maybe not yet on disk)."""
+        if received < self._next:
+            return
+        self._next = received + FLUSH_EVERY
+        with self._cond:
+            self._pending = True
+            self._cond.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="tripo3d-flush", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            # Write access: Windows flushes only through a handle that may write.
+            fd = os.open(self._path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        except OSError:
+            return
+        try:
+            while True:
+                with self._cond:
+                    while not (self._pending or self._done):
+                        self._cond.wait()
+                    if self._done:
+                        return
+                    self._pending = False
+                _datasync(fd)
+        except OSError:
+            return  # the final fsync reports what matters
+        finally:
+            os.close(fd)
 
 
 def _allowed(url: str) -> bool:
