@@ -24,7 +24,10 @@ P5   the import step (service.import_job; also importer.import_glb) vs a bare
      each in a fresh empty scene, median of 5 in rotating order.
 P6   import tripo_addon + register() in a fresh process right after import bpy
      (the baseline), median of 7; connections counted in the process and
-     requests seen by the simulator.
+     requests seen by the simulator. Then addon_enable of the installed zip in
+     fresh processes, as at each start of Blender (its extension cache valid),
+     and right after a disable (the bundled wheels extracted again), each
+     against an extension that registers nothing: Blender's own cost.
 J    a journal of 10,000 records (real Job/Journal classes): start-up
      (Journal(dir).all(), vs a bare listdir + json.load of the same files) and
      planning a new image (planning.plan, vs the same plan on an empty journal).
