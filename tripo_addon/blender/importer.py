@@ -10,13 +10,17 @@ the scene is as it was.
 
 from __future__ import annotations
 
+import json
+import struct
+import sys
+import traceback
 from dataclasses import dataclass
 
 import bpy
 from mathutils import Matrix, Vector
 
 from ..core.errors import ImportFailed
-from ..core.glb import check_glb_file, external_references
+from ..core.glb import HEADER_SIZE, JSON_CHUNK, MAX_JSON_CHUNK, check_glb_file, external_references
 from .compat import draco_decoder_missing
 
 # Datablock kinds the glTF importer may create.
@@ -57,15 +61,13 @@ class ImportResult:
     objects: list
 
 
-def _snapshot() -> dict:
-    return {kind: {id_.as_pointer() for id_ in getattr(bpy.data, kind)} for kind in _DATA_KINDS}
-
-
-def _remove_new(before: dict) -> None:
-    """Delete every datablock created since ``before``: objects first, then their data."""
+def _remove_new(after_uid: int) -> None:
+    """Delete every datablock created after the one whose ``session_uid`` is
+    ``after_uid`` (uids only grow): objects first, then their data. Only a
+    failed import pays for this scan of all data; a good one scans nothing."""
     for kind in _DATA_KINDS:
         coll = getattr(bpy.data, kind)
-        for id_ in [i for i in coll if i.as_pointer() not in before[kind]]:
+        for id_ in [i for i in coll if i.session_uid > after_uid]:
             try:
                 coll.remove(id_)
             except (ReferenceError, RuntimeError, TypeError):
@@ -80,6 +82,73 @@ def _find_layer_collection(layer_coll, collection):
         if found is not None:
             return found
     return None
+
+
+def _copy_excluded(work_layer_coll, layers, target) -> None:
+    """Scenes of a multi-scene glTF other than the default one come excluded
+    (the importer excludes them in the view layer it ran in): the same here."""
+    excluded = [c.name for c in work_layer_coll.children if c.exclude]
+    if excluded:
+        mine = _find_layer_collection(layers, target)
+        for child in mine.children if mine is not None else ():
+            child.exclude = child.exclude or child.name in excluded
+
+
+class _Reports:
+    """Stands in for the operator: the importer reports through ``self.report``."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+
+    def report(self, kinds, text: str) -> None:
+        if "ERROR" in kinds:
+            self.errors.append(text)
+
+
+def _has_skins(path: str) -> bool:
+    """True also when the JSON is unreadable: the operator then refuses it in its own words."""
+    with open(path, "rb") as f:
+        try:
+            length, kind = struct.unpack_from("<II", f.read(HEADER_SIZE + 8), HEADER_SIZE)
+            return kind != JSON_CHUNK or length > MAX_JSON_CHUNK or bool(json.loads(f.read(length)).get("skins"))
+        except (struct.error, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+            return True
+
+
+def _direct_import(path: str):
+    """Run the glTF operator's importer as a plain function, in the context's
+    scene; None if that is not possible here. Not ``bpy.ops`` under
+    ``temp_override``: an operator call releases the GIL, then reads the
+    override's dict from C, which with Python 3.11 crashes Blender when a
+    worker thread holds the GIL meanwhile. So this runs only where the
+    importer calls no operator itself: it can skip its select_all (4.5 and
+    5.0 can, 4.2 cannot), and the model has no skins (bones use Edit mode)."""
+    run = getattr(getattr(bpy.types, "IMPORT_SCENE_OT_gltf", None), "unit_import", None)
+    props = bpy.ops.import_scene.gltf.get_rna_type().properties
+    if run is None or "import_select_created_objects" not in props or _has_skins(path):
+        return None
+
+    def default(p):
+        if p.type == "ENUM" and p.is_enum_flag:
+            return set(p.default_flag)
+        return tuple(p.default_array) if getattr(p, "is_array", False) else p.default
+
+    # What the operator passes (its as_keywords() and user extensions), with its defaults.
+    settings = {p.identifier: default(p) for p in props if p.type not in ("COLLECTION", "POINTER")}
+    settings.update(filepath=path, import_select_created_objects=False, import_user_extensions=[
+        sys.modules[a].glTF2ImportUserExtension() for a in bpy.context.preferences.addons.keys()
+        if hasattr(sys.modules.get(a), "glTF2ImportUserExtension")])
+
+    def call():
+        reports = _Reports()
+        try:
+            result = run(reports, path, settings)
+        except Exception as exc:  # worded as the operator would raise it
+            raise RuntimeError("Error: Python: " + "".join(traceback.format_exception(exc))) from None
+        if reports.errors:
+            raise RuntimeError("Error: " + "\n".join(reports.errors))
+        return result
+    return call
 
 
 def _importer_reason(exc: Exception) -> str:
@@ -123,12 +192,21 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     view_layer = context.view_layer
     if context.mode != "OBJECT" and view_layer.objects.active is not None:
         bpy.ops.object.mode_set(mode="OBJECT")
-    before = _snapshot()
+    # The model is built and placed in a scratch scene, then linked into the
+    # user's scene once: an update of a view layer whose objects changed costs
+    # O(objects in it), and the importer (as an operator) updates it several
+    # times, so importing straight into a big scene got slower with every
+    # model. The user's scene is untouched until the model is placed. The
+    # scratch scene's uid also marks where this import's datablocks start.
+    work = bpy.data.scenes.new("~tripo3d import")  # "~": after the user's scenes[0]
+    work.unit_settings.scale_length = scene.unit_settings.scale_length  # the importer scales by it
+    work.render.fps, work.render.fps_base = scene.render.fps, scene.render.fps_base  # and times animations
+    work_layer = work.view_layers[0]
     old_active_layer = view_layer.active_layer_collection
-    old_selected = [o for o in view_layer.objects if o.select_get()]
+    old_selected = list(view_layer.objects.selected)
     old_active = view_layer.objects.active
 
-    def restore_selection() -> None:
+    def restore_selection() -> None:  # after the operator changed it in the user's scene
         for o in view_layer.objects:
             o.select_set(o in old_selected)
         view_layer.objects.active = old_active
@@ -140,16 +218,20 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
             if parent is None:
                 parent = bpy.data.collections.new(options.collection)
                 scene.collection.children.link(parent)
-        target = bpy.data.collections.new(name)
-        parent.children.link(target)
-        layer = _find_layer_collection(view_layer.layer_collection, target)
-        if layer is None:  # the parent collection is excluded from this view layer
+        if _find_layer_collection(view_layer.layer_collection, parent) is None:
             raise ImportFailed(f"The collection {parent.name} is not in the current view layer; pick another.")
-        view_layer.active_layer_collection = layer
-        for o in view_layer.objects:
-            o.select_set(False)
+        target = bpy.data.collections.new(name)
+        direct = _direct_import(path)
+        # Else the operator, in the user's scene as before (slower in a big scene).
+        home, layer = (work.collection, work_layer) if direct else (scene.collection, view_layer)
+        (home if direct else parent).children.link(target)
+        layer.active_layer_collection = _find_layer_collection(layer.layer_collection, target)
         try:
-            result = bpy.ops.import_scene.gltf(filepath=path)
+            if direct:
+                with context.temp_override(scene=work, view_layer=work_layer):
+                    result = direct()
+            else:
+                result = bpy.ops.import_scene.gltf(filepath=path)
         except RuntimeError as exc:
             if draco_decoder_missing(exc):
                 raise ImportFailed(DRACO_MISSING.format(name=name)) from None
@@ -162,32 +244,43 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         # Blender 4.2-4.3's glTF importer links every object to the scene's
         # master collection, not the active one (4.4+ uses the active one):
         # move what it made there into ours.
-        for o in bpy.data.objects:
-            if o.as_pointer() not in before["objects"] and o.name in scene.collection.objects:
+        for o in list(home.objects):
+            if o.session_uid > work.session_uid:
                 if o.name not in target.all_objects:
                     target.objects.link(o)
-                scene.collection.objects.unlink(o)
+                home.objects.unlink(o)
         new_objects = [o for o in target.all_objects]
         if not new_objects:
             raise ImportFailed(f"The model for {name} holds no objects; the scene was not changed.")
-        view_layer.update()
-        top = _place(new_objects, target, name, options, context, old_selected)
+        layer.update()
+        top = _place(new_objects, target, name, options, context, old_selected, layer)
+        if direct:
+            parent.children.link(target)
+            _copy_excluded(work_layer.layer_collection.children[0], view_layer.layer_collection, target)
     except ImportFailed:
-        _remove_new(before)
+        _remove_new(work.session_uid)
         view_layer.active_layer_collection = old_active_layer
         restore_selection()
         raise
     except Exception as exc:  # anything unexpected must still leave the scene as it was
-        _remove_new(before)
+        _remove_new(work.session_uid)
         view_layer.active_layer_collection = old_active_layer
         restore_selection()
         raise ImportFailed(f"Importing the model for {name} failed ({type(exc).__name__}: {exc}); the scene was not changed.") from None
+    finally:
+        # Nothing refers to the scratch scene (its collection is emptied first),
+        # so it is freed as is: removing it the usual way looks for users in
+        # every datablock of the file, which costs O(file) again.
+        for child in list(work.collection.children):
+            work.collection.children.unlink(child)
+        work.user_clear()
+        bpy.data.scenes.remove(work, do_unlink=False)
 
     view_layer.active_layer_collection = old_active_layer
     for key, value in (provenance or {}).items():
         if value is not None:
             top[PROVENANCE_PREFIX + key] = value if isinstance(value, (int, float, str)) else str(value)
-    for o in view_layer.objects:
+    for o in list(view_layer.objects.selected):  # only the selected ones: not a walk over the scene
         o.select_set(False)
     objects = [o for o in target.all_objects]
     for o in objects:
@@ -239,10 +332,12 @@ def _free_target(target: Vector, bounds, base: Vector, others, selected) -> Vect
     return target
 
 
-def _place(objects, collection, name: str, options: ImportOptions, context, selected=()):
+def _place(objects, collection, name: str, options: ImportOptions, context, selected=(), view_layer=None):
     """Give the model one top object named after the image, scale it, and put
-    its base on the target point (or beside the selection / at a free spot)."""
-    view_layer = context.view_layer
+    its base on the target point (or beside the selection / at a free spot).
+    ``view_layer`` holds the model (the scratch scene's); the free spot is
+    looked for among the objects of the context's view layer."""
+    view_layer = view_layer or context.view_layer
     members = set(objects)
     roots = [o for o in objects if o.parent not in members]
     target = context.scene.cursor.location.copy() if options.at_cursor else Vector((0.0, 0.0, 0.0))
@@ -286,8 +381,9 @@ def _place(objects, collection, name: str, options: ImportOptions, context, sele
             root.matrix_world = world
     view_layer.update()
     if options.placement == "FREE" and bounds is not None:
-        others = [o for o in view_layer.objects if o not in members and o.visible_get()]
-        target = _free_target(target, bounds, base, others, [o for o in selected if o.name in view_layer.objects])
+        layer_objects = context.view_layer.objects
+        others = [o for o in layer_objects if o not in members and o.visible_get()]
+        target = _free_target(target, bounds, base, others, [o for o in selected if o.name in layer_objects])
     top.matrix_world.translation = top.matrix_world.translation - base + target
     top.name = name  # the image's name, like its collection (Blender adds .001 when taken)
     view_layer.update()

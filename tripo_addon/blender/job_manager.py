@@ -366,6 +366,10 @@ class JobManager:
         """Status bar, Info log, console and the panel: one sentence each."""
         self.messages.append((time.time(), level, text, self.topic))
         print(f"Tripo3D: {text}", flush=True)
+        if bpy.app.background:
+            # No status bar to show it in, and any bpy.ops call first updates the
+            # view layer, which after an import re-evaluates the whole scene.
+            return
         try:
             with _window_context():
                 bpy.ops.tripo3d.report("EXEC_DEFAULT", level=level, message=text)
