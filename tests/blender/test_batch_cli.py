@@ -221,8 +221,20 @@ def test_a_batch_killed_mid_run_at_jobs_16_pays_nothing_twice_and_loses_nothing(
     assert 0 < paid_before < 24
     report = tmp_path / "r.json"
     again = run_cli(args[2:] + ["--report", str(report)], cli_env)
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     jobs = json.loads(report.read_text())["jobs"]
-    assert sorted(j["image"] for j in jobs) == images and all(j["status"] == "COMPLETED" for j in jobs)
-    assert sim.stats()["submits"] == 24  # each image paid for exactly once, across both runs
-    assert len({j["request_id"] for j in jobs}) == 24
+    assert sorted(j["image"] for j in jobs) == images  # nothing lost
+    # A submit the kill cut off before its answer came back may or may not have
+    # been charged: it is reported as such and never sent again blindly.
+    unknown = [j for j in jobs if j["status"] != "COMPLETED"]
+    for j in unknown:
+        assert j["status"] == "SUBMIT_UNKNOWN" and "may have been submitted and charged" in j["error"], j
+    assert again.returncode == (1 if unknown else 0), again.stdout[-3000:] + again.stderr[-3000:]
+    print(f"\n[kill] paid before the kill {paid_before}; cut off mid-submit {len(unknown)}")
+    # Each image paid for at most once across both runs: one gateway job per image.
+    per_image: dict = {}
+    for sim_job in list(sim._jobs.values()):
+        per_image[sim_job.image_url] = per_image.get(sim_job.image_url, 0) + 1
+    assert max(per_image.values()) == 1 and len(per_image) == sim.stats()["submits"]
+    done = [j for j in jobs if j["status"] == "COMPLETED"]
+    assert len({j["request_id"] for j in done}) == len(done) == 24 - len(unknown)
+    assert len(unknown) <= 16  # at most the submits in flight at the kill (--jobs 16); the rest finished

@@ -58,6 +58,8 @@ def test_the_largest_mesh_is_rendered_shown_and_kept(scene, tmp_path):
     # The row's own copy of the picture (icon ids exist only with a window: the window test draws it).
     row_copy = previews._previews[f"result:{job.id}"]
     assert row_copy.image_pixels_float[:] == monkey.preview.image_pixels_float[:]
+    assert tuple(row_copy.icon_size) == (32, 32)  # the row draws the small icon: it must be filled too
+    assert preview_png.has_content(row_copy.icon_pixels_float[:])
 
     kept = preview_png.path_for(job.glb_path)
     picture = bpy.data.images.load(kept)

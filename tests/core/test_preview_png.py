@@ -65,3 +65,16 @@ def test_a_missing_folder_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(OSError):
         preview_png.write(str(tmp_path / "gone" / "x.preview.png"), 1, 1, [0.0, 0.0, 0.0, 1.0])
     assert os.listdir(tmp_path) == []
+
+
+def test_shrink_averages_blocks_for_the_row_icon():
+    # 4x4 -> 2x2 with size=2: each output pixel is the mean of a 2x2 block.
+    px = []
+    for y in range(4):
+        for x in range(4):
+            px += [1.0 if x < 2 else 0.0, 0.5, 1.0 if y % 2 else 0.0, 1.0 if x < 2 else 0.0]
+    w, h, out = preview_png.shrink(4, 4, px, size=2)
+    assert (w, h) == (2, 2)
+    assert out == [1.0, 0.5, 0.5, 1.0, 0.0, 0.5, 0.5, 0.0] * 2
+    w, h, out = preview_png.shrink(128, 128, [0.25] * (128 * 128 * 4))
+    assert (w, h) == (32, 32) and len(out) == 32 * 32 * 4 and set(out) == {0.25}

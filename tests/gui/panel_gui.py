@@ -331,13 +331,15 @@ def step_result_preview(run):
     job = manager().jobs[done]
     kept = importlib.import_module(f"{PKG}.core.preview_png").path_for(job.glb_path)
     shown = pv.job_icon(job)
+    row_preview = pv._previews.get(f"result:{done}")
+    row_icon_size = list(row_preview.icon_size) if row_preview is not None else None
     copy = os.path.join(OUT, "kept-model-preview.png")
     with open(kept, "rb") as src, open(copy, "wb") as dst:
         dst.write(src.read())
     pv._job_icons.pop(done)  # as a later session starts: nothing in memory, the file on disk
     pv.job_icon_sources.pop(done)
     later = pv.ensure_job_icon(job)
-    run.result["result_preview"] = {"shown_icon": shown, "kept": kept, "copy": copy, "later_icon": later,
+    run.result["result_preview"] = {"shown_icon": shown, "row_icon_size": row_icon_size, "kept": kept, "copy": copy, "later_icon": later,
                                     "later_source": pv.job_icon_sources.get(done),
                                     "detail_icon": pv.result_icon(job)}
     wm = bpy.context.window_manager

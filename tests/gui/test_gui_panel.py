@@ -166,6 +166,7 @@ def test_the_job_list_shows_the_model_as_rendered_and_keeps_it(gui_run):
     p = result(gui_run)["result_preview"]
     print(f"[gui] model preview: {p}")
     assert p["shown_icon"] and p["detail_icon"]
+    assert p["row_icon_size"] == [32, 32]  # the small icon a row draws is filled, not only the large picture
     assert p["later_source"] == "result" and p["later_icon"]  # a later session: read from beside the GLB
     assert p["kept"].endswith(".preview.png")
     from PIL import Image

@@ -171,6 +171,9 @@ def use_result_pixels(job: Job, size, pixels) -> None:
     preview = _previews[key] if key in _previews else _previews.new(key)
     preview.image_size = size
     preview.image_pixels_float = pixels
+    w, h, small = preview_png.shrink(size[0], size[1], pixels)  # the row draws the small icon
+    preview.icon_size = (w, h)
+    preview.icon_pixels_float = small
     _job_icons[job.id] = preview.icon_id
     job_icon_sources[job.id] = "result"
 

@@ -32,6 +32,27 @@ def encode_rgba(width: int, height: int, pixels: Sequence[float]) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows, 6)) + _chunk(b"IEND", b"")
 
 
+def shrink(width: int, height: int, pixels: Sequence[float], size: int = 32) -> tuple[int, int, list[float]]:
+    """A ``size``-pixel version (box filter) of RGBA float pixels, for the
+    small icon Blender draws in a list row (a preview holds both sizes)."""
+    fx, fy = max(1, width // size), max(1, height // size)
+    w, h = width // fx, height // fy
+    out: list[float] = []
+    for y in range(h):
+        for x in range(w):
+            acc = [0.0, 0.0, 0.0, 0.0]
+            for yy in range(y * fy, y * fy + fy):
+                row = (yy * width + x * fx) * 4
+                for i in range(row, row + fx * 4, 4):
+                    acc[0] += pixels[i]
+                    acc[1] += pixels[i + 1]
+                    acc[2] += pixels[i + 2]
+                    acc[3] += pixels[i + 3]
+            n = fx * fy
+            out.extend(v / n for v in acc)
+    return w, h, out
+
+
 def has_content(pixels: Sequence[float]) -> bool:
     """Whether anything was drawn (a preview still being rendered is all transparent)."""
     return any(a > 0.0 for a in pixels[3::4])
