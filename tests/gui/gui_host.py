@@ -48,6 +48,14 @@ def why_not_runnable() -> str | None:
     return None
 
 
+def gui_test_marks(pytest) -> list:
+    """The marks of every window test module: gui and slow, skipped only off CI
+    (say, a developer without root); CI must run them, and fails if it cannot."""
+    reason = why_not_runnable()
+    return [pytest.mark.gui, pytest.mark.slow,
+            pytest.mark.skipif(reason is not None and not os.environ.get("CI"), reason=str(reason))]
+
+
 def log(*parts) -> None:
     print("[gui-host]", *parts, flush=True)
 
@@ -214,10 +222,14 @@ KEPT_RE = re.compile(r"\[run_blender_gui\] kept (\S+) \(TRIPO_GUI_KEEP_TMP\)")
 
 def run_gui(script: str, script_args: list[str], *, results: str, binds: list[str] = (),
             timeout: int = 600, keep_tmp: bool = False, env: dict | None = None,
-            blender_args: list[str] = (), root: str = ROOT) -> dict:
+            blender_args: list[str] = (), root: str = ROOT, pass_env: tuple[str, ...] = ()) -> dict:
     """Run ``script`` in the windowed Blender; returns rc, stdout, stderr,
-    seconds, the end time (epoch) and the kept per-run temp dir (host path)."""
+    seconds, the start and end times (epoch) and the kept per-run temp dir
+    (host path). ``pass_env``: names of variables (from ``env``) the runner
+    hands to Blender as they are, e.g. a BLENDER_USER_RESOURCES of the test's own."""
     cmd = ["bash", RUN, "--root", root, "--timeout", str(int(timeout)), "--results", results]
+    for name in pass_env:
+        cmd += ["--env", name]
     for b in binds:
         cmd += ["--bind", b]
     for a in blender_args:
@@ -229,6 +241,7 @@ def run_gui(script: str, script_args: list[str], *, results: str, binds: list[st
         run_env["TRIPO_GUI_KEEP_TMP"] = "1"
     run_env.update(env or {})
     t0 = time.monotonic()
+    started = time.time()
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout + 120,
                           env=run_env)
     ended = time.time()
@@ -238,7 +251,7 @@ def run_gui(script: str, script_args: list[str], *, results: str, binds: list[st
     if m:
         kept = m.group(1)
     return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
-            "seconds": seconds, "ended_at": ended, "kept_tmp": kept, "cmd": cmd}
+            "seconds": seconds, "started_at": started, "ended_at": ended, "kept_tmp": kept, "cmd": cmd}
 
 
 def remove_kept_tmp(path: str | None, root: str = ROOT) -> None:

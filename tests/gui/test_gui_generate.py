@@ -30,13 +30,7 @@ import gui_host as gh  # noqa: E402
 sys.path.insert(0, os.path.join(gh.REPO, "scripts"))
 from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
-pytestmark = [
-    pytest.mark.gui,
-    pytest.mark.slow,
-    # Skipped only off CI (say, a developer without root); CI must run it, and fails if it cannot.
-    pytest.mark.skipif(gh.why_not_runnable() is not None and not os.environ.get("CI"),
-                       reason=str(gh.why_not_runnable())),
-]
+pytestmark = gh.gui_test_marks(pytest)
 
 IMAGE = "robot_gui.png"
 IMAGE2 = "robot_quit.png"

@@ -23,7 +23,6 @@ import glob
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 
@@ -36,12 +35,7 @@ import gui_host as gh  # noqa: E402
 sys.path.insert(0, os.path.join(gh.REPO, "scripts"))
 from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
-pytestmark = [
-    pytest.mark.gui,
-    pytest.mark.slow,
-    pytest.mark.skipif(gh.why_not_runnable() is not None and not os.environ.get("CI"),
-                       reason=str(gh.why_not_runnable())),
-]
+pytestmark = gh.gui_test_marks(pytest)
 
 LIFECYCLE_GUI = os.path.join(HERE, "lifecycle_gui.py")
 EXT_ID = "tripo3d"
@@ -58,26 +52,14 @@ UNDO_NAME = "Import Tripo3D model"
 def run_blender(script_args: list[str], *, out: str, binds: list[str], user_dir: str, env: dict,
                 blender_args: list[str] = (), timeout: int = 300) -> dict:
     """gh.run_gui, plus a Blender user folder of our own (the runner makes a
-    fresh one per run; ``--env BLENDER_USER_RESOURCES`` overrides it)."""
-    cmd = ["bash", gh.RUN, "--root", gh.ROOT, "--timeout", str(timeout), "--results", out,
-           "--env", "BLENDER_USER_RESOURCES"]
-    for b in binds:
-        cmd += ["--bind", b]
-    for a in blender_args:
-        cmd += ["--blender-arg", a]
-    cmd += [LIFECYCLE_GUI, "--", *script_args]
-    run_env = dict(os.environ)
-    run_env.update(env)
-    run_env["BLENDER_USER_RESOURCES"] = user_dir
-    run_env["TRIPO_GUI_KEEP_TMP"] = "1"   # to read Blender's crash report, if any; removed below
-    t0 = time.monotonic()
-    started_at = time.time()
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout + 120, env=run_env)
-    out = {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
-           "seconds": round(time.monotonic() - t0, 1), "started_at": started_at, "ended_at": time.time(),
-           "crash": None}
-    m = gh.KEPT_RE.search(proc.stderr)
-    kept = m.group(1) if m else None
+    fresh one per run; passing BLENDER_USER_RESOURCES through overrides it),
+    and Blender's crash report, if any, read from the kept per-run folder."""
+    out = gh.run_gui(LIFECYCLE_GUI, script_args, results=out, binds=binds, timeout=timeout, keep_tmp=True,
+                     env={**env, "BLENDER_USER_RESOURCES": user_dir}, blender_args=blender_args,
+                     pass_env=("BLENDER_USER_RESOURCES",))
+    out["seconds"] = round(out["seconds"], 1)
+    out["crash"] = None
+    kept = out["kept_tmp"]
     if kept:
         crashes = glob.glob(os.path.join(kept, "tmp", "*.crash.txt"))
         if crashes:

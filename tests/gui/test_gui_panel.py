@@ -25,12 +25,7 @@ from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 PANEL_GUI = os.path.join(HERE, "panel_gui.py")
 IMAGES = ("robot_a.png", "robot_b.png", "robot_c.png", "robot_d.png", "robot_e.png")
 
-pytestmark = [
-    pytest.mark.gui,
-    pytest.mark.slow,
-    pytest.mark.skipif(gh.why_not_runnable() is not None and not os.environ.get("CI"),
-                       reason=str(gh.why_not_runnable())),
-]
+pytestmark = gh.gui_test_marks(pytest)
 
 
 @pytest.fixture(scope="module")

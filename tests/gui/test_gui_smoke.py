@@ -34,13 +34,7 @@ ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", "trixie"
 EXT_ID = "gui_smoke_ext"
 
 
-pytestmark = [
-    pytest.mark.gui,
-    pytest.mark.slow,
-    # Skipped only off CI (say, a developer without root); CI must run it, and fails if it cannot.
-    pytest.mark.skipif(gh.why_not_runnable() is not None and not os.environ.get("CI"),
-                       reason=str(gh.why_not_runnable())),
-]
+pytestmark = gh.gui_test_marks(pytest)
 
 
 @pytest.fixture(scope="session")

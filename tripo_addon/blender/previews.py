@@ -106,8 +106,9 @@ def _image_for_source(source: str):
 
 
 def ensure_job_icon(job: Job, image=None) -> int:
-    """Make the job's thumbnail once, outside draw(): the datablock's existing
-    preview when there is one (free), else the file's, loaded now."""
+    """Make the job's thumbnail once, outside draw(): the model's kept picture
+    when there is one, else the datablock's existing preview (free), else the
+    file's, loaded now."""
     if job.id in _job_icons:
         return _job_icons[job.id]
     icon, origin = 0, "none"
@@ -115,12 +116,9 @@ def ensure_job_icon(job: Job, image=None) -> int:
         _job_icons[job.id] = icon
         job_icon_sources[job.id] = origin
         return icon
-    if job.glb_path and os.path.isfile(preview_png.path_for(job.glb_path)):
-        icon = _file_icon(preview_png.path_for(job.glb_path))
-        if icon:
-            _job_icons[job.id] = icon
-            job_icon_sources[job.id] = "result"
-            return icon
+    icon = use_result_file(job)
+    if icon:
+        return icon
     image = image if image is not None else _image_for_source(job.source)
     if image is not None:
         icon = _image_preview_icon(image)
@@ -178,12 +176,15 @@ def use_result_pixels(job: Job, size, pixels) -> None:
     job_icon_sources[job.id] = "result"
 
 
-def use_result_file(job: Job) -> None:
-    """Show the model's kept picture (beside its GLB) in the job's row."""
-    icon = _file_icon(preview_png.path_for(job.glb_path)) if job.glb_path else 0
+def use_result_file(job: Job) -> int:
+    """Show the model's kept picture (beside its GLB) in the job's row; its icon,
+    or 0 when there is none (then nothing is remembered: it may be written later)."""
+    path = preview_png.path_for(job.glb_path) if job.glb_path else ""
+    icon = _file_icon(path) if path and os.path.isfile(path) else 0
     if icon:
         _job_icons[job.id] = icon
         job_icon_sources[job.id] = "result"
+    return icon
 
 
 
