@@ -110,3 +110,31 @@ def test_rejected_glb_leaves_scene_unchanged(blender, glb, tmp_path, kind):
     assert len(message.splitlines()) == 1
     assert scene_fingerprint() == before
     assert ok.collection in bpy.data.collections
+
+
+def _glb_with(doc: dict) -> bytes:
+    import json
+    import struct
+
+    body = json.dumps(doc).encode()
+    body += b" " * (-len(body) % 4)
+    chunk = struct.pack("<II", len(body), 0x4E4F534A) + body
+    return b"glTF" + struct.pack("<II", 2, 12 + len(chunk)) + chunk
+
+
+def test_skinned_or_unreadable_models_take_the_operator_path(tmp_path):
+    """Bones need Edit mode, an operator: such models (and files whose
+    description cannot be read) are imported by the operator, not the entry point."""
+    from tripo_addon.blender.importer import _has_skins
+
+    cases = {"plain": ({"asset": {"version": "2.0"}}, False),
+             "skinned": ({"asset": {"version": "2.0"}, "skins": [{"joints": [0]}]}, True)}
+    for name, (doc, skinned) in cases.items():
+        path = tmp_path / f"{name}.glb"
+        path.write_bytes(_glb_with(doc))
+        assert _has_skins(str(path)) is skinned, name
+    broken = tmp_path / "broken.glb"
+    broken.write_bytes(_glb_with({"asset": {}})[:-3] + b"{{{")
+    short = tmp_path / "short.glb"
+    short.write_bytes(b"glTF")
+    assert _has_skins(str(broken)) and _has_skins(str(short))

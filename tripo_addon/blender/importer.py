@@ -11,7 +11,6 @@ the scene is as it was.
 from __future__ import annotations
 
 import json
-import struct
 import sys
 import traceback
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import bpy
 from mathutils import Matrix, Vector
 
 from ..core.errors import ImportFailed
-from ..core.glb import HEADER_SIZE, JSON_CHUNK, MAX_JSON_CHUNK, check_glb_file, external_references
+from ..core.glb import MAX_JSON_CHUNK, check_glb_file, external_references, json_chunk
 from .compat import draco_decoder_missing
 
 # Datablock kinds the glTF importer may create.
@@ -107,12 +106,13 @@ class _Reports:
 
 def _has_skins(path: str) -> bool:
     """True also when the JSON is unreadable: the operator then refuses it in its own words."""
-    with open(path, "rb") as f:
-        try:
-            length, kind = struct.unpack_from("<II", f.read(HEADER_SIZE + 8), HEADER_SIZE)
-            return kind != JSON_CHUNK or length > MAX_JSON_CHUNK or bool(json.loads(f.read(length)).get("skins"))
-        except (struct.error, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
-            return True
+    found = json_chunk(path)
+    if found is None or found[0] > MAX_JSON_CHUNK:
+        return True
+    try:
+        return bool(json.loads(found[1]).get("skins"))
+    except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+        return True
 
 
 def _direct_import(path: str):

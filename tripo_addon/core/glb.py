@@ -61,6 +61,20 @@ def _uris(node, where: str = ""):
             yield from _uris(value, f"{where}[{i}]")
 
 
+def json_chunk(path: str) -> tuple[int, bytes] | None:
+    """(declared length, bytes) of a GLB's JSON chunk; None when the file is not
+    a GLB or its first chunk is not JSON. Over MAX_JSON_CHUNK nothing is read
+    (the bytes are empty): the caller decides what that means."""
+    with open(path, "rb") as f:
+        head = f.read(HEADER_SIZE + 8)
+        if len(head) < HEADER_SIZE + 8 or parse_header(head) is None:
+            return None
+        length, kind = struct.unpack_from("<II", head, HEADER_SIZE)
+        if kind != JSON_CHUNK:
+            return None
+        return length, (f.read(length) if length <= MAX_JSON_CHUNK else b"")
+
+
 def external_references(path: str) -> str | None:
     """None when the GLB at ``path`` is self-contained, else why it is refused.
 
@@ -72,16 +86,12 @@ def external_references(path: str) -> str | None:
     """
     import json
 
-    with open(path, "rb") as f:
-        head = f.read(HEADER_SIZE + 8)
-        if len(head) < HEADER_SIZE + 8 or parse_header(head) is None:
-            return None  # not a GLB at all: check_glb_file says so
-        length, kind = struct.unpack_from("<II", head, HEADER_SIZE)
-        if kind != JSON_CHUNK:
-            return None
-        if length > MAX_JSON_CHUNK:
-            return f"its description is {length / 1e6:.0f} MB, far larger than any model needs"
-        raw = f.read(length)
+    found = json_chunk(path)
+    if found is None:
+        return None  # not a GLB at all (check_glb_file says so), or no JSON first
+    length, raw = found
+    if length > MAX_JSON_CHUNK:
+        return f"its description is {length / 1e6:.0f} MB, far larger than any model needs"
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
