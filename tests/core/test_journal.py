@@ -247,3 +247,28 @@ def test_a_journal_from_before_the_index_is_indexed_once(tmp_path, params):
     shutil.rmtree(old.index.directory)  # as written by a version without the index
     again = Journal(str(tmp_path / "j"))
     assert again.index.complete and again.find_by_key(job.key).id == job.id
+
+
+def test_records_of_one_shape_are_checked_by_type_not_only_by_names(journal):
+    """Start-up checks a record's shape (field names and value types) once and
+    copies records of a known shape whole: a hand-edited value of another type
+    under the same names must still be put right, and lists still filtered."""
+    good = full_job()
+    journal.save(good)
+    assert journal.load(good.id).request_id == good.request_id  # the shape is now known
+    edited = full_job().to_dict()
+    edited.update(request_id=777, objects=["Chair", 3, None])
+    with open(os.path.join(journal.jobs_dir, f"{edited['id']}.json"), "w", encoding="utf-8") as f:
+        json.dump(edited, f)
+    job = journal.load(edited["id"])
+    assert job.request_id == "777" and job.objects == ["Chair"]
+    same_shape = full_job().to_dict()  # the known shape again: copied whole
+    same_shape["objects"] = ["Chair", "Seat"]
+    with open(os.path.join(journal.jobs_dir, f"{same_shape['id']}.json"), "w", encoding="utf-8") as f:
+        json.dump(same_shape, f)
+    assert journal.load(same_shape["id"]).objects == ["Chair", "Seat"]
+    odd_item = dict(same_shape, id="b" * 32, objects=["Chair", {"x": 1}])
+    with open(os.path.join(journal.jobs_dir, f"{odd_item['id']}.json"), "w", encoding="utf-8") as f:
+        json.dump(odd_item, f)
+    assert journal.load(odd_item["id"]).objects == ["Chair"]
+    assert len(journal.all()) == 4

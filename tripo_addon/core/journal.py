@@ -226,9 +226,14 @@ def _read_record(path: str) -> dict | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
             return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            raw = f.read(MAX_RECORD_BYTES + 1)
-        data = json.loads(raw.decode("utf-8"))
+        parts, left = [], MAX_RECORD_BYTES + 1
+        while left > 0:  # plain reads: no file object per record (start-up reads thousands)
+            part = os.read(fd, left)
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        data = json.loads(b"".join(parts).decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     finally:
@@ -246,21 +251,42 @@ def _job_from(data: dict | None) -> Job | None:
     """A Job from a record, with wrong-typed fields put right; None if it is not a job."""
     if not isinstance(data, dict):
         return None
-    clean: dict = {}
-    for name, allowed in _allowed_types():
-        if name not in data:
-            continue
-        value = data[name]
-        if isinstance(value, bool) and bool not in allowed and object not in allowed:
-            value = None if type(None) in allowed else _DROP  # True is not a time or a count
-        elif not isinstance(value, allowed):
-            # A number where an id belongs (a hand-edited request id) keeps its meaning as text.
-            value = str(value) if name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
-        if value is _DROP:
-            continue
+    # Records written by this add-on share a few shapes (field names and value
+    # types): a shape checked once is copied whole, at C speed.
+    shape = (tuple(data), tuple(map(type, data.values())))
+    fits = _SHAPES.get(shape)
+    if fits is None:
+        fits = _fits(shape)
+        if len(_SHAPES) < 512:
+            _SHAPES[shape] = fits
+    if fits:
+        clean = dict(data)
+        for name in _STRING_LISTS:
+            if name in clean:
+                clean[name] = [v for v in clean[name] if isinstance(v, str)]
+        return _make_job(clean)
+    clean = {}
+    rules = _field_rules()
+    for name, value in data.items():
+        rule = rules.get(name)
+        if rule is None:
+            continue  # not a Job field (a newer or older version's)
+        allowed, exact = rule
+        if exact is not None and type(value) not in exact:  # JSON gives exact types: the slow path is rare
+            if isinstance(value, bool) and bool not in allowed:
+                value = None if type(None) in allowed else _DROP  # True is not a time or a count
+            elif not isinstance(value, allowed):
+                # A number where an id belongs (a hand-edited request id) keeps its meaning as text.
+                value = str(value) if name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
+            if value is _DROP:
+                continue
         if name in _STRING_LISTS:
             value = [v for v in value if isinstance(v, str)]
         clean[name] = value
+    return _make_job(clean)
+
+
+def _make_job(clean: dict) -> Job | None:
     if not all(k in clean for k in ("source", "params", "content_hash")):
         return None
     if "state" not in clean and clean.get("request_id"):
@@ -269,6 +295,19 @@ def _job_from(data: dict | None) -> Job | None:
         return Job(**clean)
     except (TypeError, ValueError):
         return None
+
+
+_SHAPES: dict = {}
+
+
+def _fits(shape: tuple) -> bool:
+    """Whether every field of a record of this shape is a Job field holding a value of an allowed type."""
+    rules = _field_rules()
+    for name, kind in zip(*shape, strict=True):
+        rule = rules.get(name)
+        if rule is None or (rule[1] is not None and kind not in rule[1]):
+            return False
+    return True
 
 
 _DROP = object()
@@ -281,17 +320,18 @@ def _new_temp(folder: str, prefix: str) -> tuple[int, str]:
 
     path = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}.tmp")
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
-_ALLOWED: list = []
+_RULES: dict = {}
 
 
-def _allowed_types() -> list:
-    """(field name, the Python types its value may have) for every Job field,
-    worked out once: start-up reads thousands of records."""
-    if not _ALLOWED:
+def _field_rules() -> dict:
+    """Job field name -> (the Python types its value may have, the same as a set
+    of exact types, or None when any value will do), worked out once: start-up
+    reads thousands of records."""
+    if not _RULES:
         for f in fields(Job):
-            _ALLOWED.append((f.name, tuple(t for part in str(f.type).split("|")
-                                           for t in _TYPES.get(part.strip(), (object,)))))
-    return _ALLOWED
+            allowed = tuple(t for part in str(f.type).split("|") for t in _TYPES.get(part.strip(), (object,)))
+            _RULES[f.name] = (allowed, None if object in allowed else frozenset(allowed))
+    return _RULES
 
 
 def _file_name(source: str) -> str:
