@@ -20,8 +20,27 @@ def register() -> None:
     for module in _modules():
         module.register()
         _registered.append(module)
+    if _running_as_python_module():
+        import atexit
+
+        atexit.register(unregister)
 
 
 def unregister() -> None:
+    import atexit
+
+    atexit.unregister(unregister)
     while _registered:
         _registered.pop().unregister()
+
+
+def _running_as_python_module() -> bool:
+    """Whether Blender is the ``bpy`` module inside a Python process (PyPI bpy).
+    That Blender never disables add-ons when Python exits: a script that calls
+    ``register()`` and ends would crash (its command-line command is freed
+    after Python) or hang (a worker Blender left waiting) on the way out, so
+    the add-on is unregistered at Python's exit there. Blender itself disables
+    add-ons before its Python ends."""
+    import bpy
+
+    return bool(getattr(bpy.app, "module", not bpy.app.binary_path))

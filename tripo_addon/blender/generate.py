@@ -20,7 +20,7 @@ from .image_source import prepare_datablock, prepare_source
 from .importer import ImportOptions
 from .job_manager import manager
 from .prerequisites import check_import_prerequisites
-from .properties import chosen_source, panel_settings
+from .properties import chosen_import_options, chosen_params, chosen_source, panel_settings
 from .service import journal
 
 #: Called with (job, image datablock or None) once a job is listed; the
@@ -33,11 +33,11 @@ def start_generate(context, source: str = "", params: dict | None = None, *, for
     """Prepare the image and start (or pick up) its job. Raises TripoError with a clear message."""
     check_import_prerequisites()  # before anything is prepared, sent or paid for
     s = panel_settings(context)
-    merged = s.params()
+    merged = chosen_params(s)
     merged.update({k: v for k, v in (params or {}).items() if v})
     if not all(merged.values()):
         raise E.BadRequest("An option set to Other... has no value; type the value to send.")
-    options = options or s.import_options()
+    options = options or chosen_import_options(s)
     datablock = None
     if source:
         prepared, note = prepare_source(source)

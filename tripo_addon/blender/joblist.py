@@ -12,7 +12,7 @@ from bpy.props import CollectionProperty, IntProperty, StringProperty
 
 from . import generate, job_status
 from .job_manager import manager
-from .properties import chosen_source, panel_settings
+from .properties import chosen_params, chosen_source, panel_settings
 
 #: Server-time estimate from this user's own past jobs; refreshed when a job finishes.
 _estimate: list = [None]
@@ -77,7 +77,7 @@ def existing_result(context):
         names = {value} if value else set()
     if not names:
         return None
-    params = panel_settings(context).params()
+    params = chosen_params(panel_settings(context))
     for job in sorted(manager.jobs.values(), key=lambda j: j.created_at, reverse=True):
         if job.source in names and job.params == params and job.glb_path and job.id not in manager.threads \
                 and job.state in ("imported", "downloaded") and os.path.exists(job.glb_path):

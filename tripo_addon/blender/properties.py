@@ -43,23 +43,27 @@ class TRIPO3D_PG_settings(bpy.types.PropertyGroup):
     collection: PointerProperty(name="Collection", type=bpy.types.Collection,  # type: ignore[valid-type]
                                 description="Parent collection for the models (empty: the scene's)")
 
-    def params(self) -> dict:
-        def pick(value: str, other: str) -> str:
-            return other.strip() if value == CUSTOM else value
 
-        return {
-            "texture": pick(self.texture, self.texture_other),
-            "texture_alignment": pick(self.texture_alignment, self.texture_alignment_other),
-            "orientation": pick(self.orientation, self.orientation_other),
-        }
+# Plain functions, not methods: PyPI bpy 4.2 crashes at Python's exit (SIGSEGV)
+# once a PropertyGroup with any method has been registered, even if unregistered.
+def chosen_params(s: TRIPO3D_PG_settings) -> dict:
+    def pick(value: str, other: str) -> str:
+        return other.strip() if value == CUSTOM else value
 
-    def import_options(self) -> ImportOptions:
-        return ImportOptions(
-            at_cursor=self.at_cursor, rest_on_ground=self.rest_on_ground,
-            normalize_size=self.size if self.normalize else 0.0,
-            collection=self.collection.name if self.collection else "",
-            placement=self.placement, frame_view=self.frame_view, mark_asset=self.mark_asset,
-        )
+    return {
+        "texture": pick(s.texture, s.texture_other),
+        "texture_alignment": pick(s.texture_alignment, s.texture_alignment_other),
+        "orientation": pick(s.orientation, s.orientation_other),
+    }
+
+
+def chosen_import_options(s: TRIPO3D_PG_settings) -> ImportOptions:
+    return ImportOptions(
+        at_cursor=s.at_cursor, rest_on_ground=s.rest_on_ground,
+        normalize_size=s.size if s.normalize else 0.0,
+        collection=s.collection.name if s.collection else "",
+        placement=s.placement, frame_view=s.frame_view, mark_asset=s.mark_asset,
+    )
 
 
 def panel_settings(context) -> TRIPO3D_PG_settings:
