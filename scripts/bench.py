@@ -297,10 +297,10 @@ def main() -> int:
             steps = {
                 "P3": lambda: p3(sim, images, q, work),
                 "P3b": lambda: p3b(sim, images, q, work),
-                "P4": lambda: bench_child.p4(sim, sim.config.api_key, (100 if q else 500) * 2**20, 3),
+                "P4": lambda: bench_child.p4(sim, sim.config.api_key, (100 if q else 500) * 2**20, 3 if q else 5),
                 "P5": lambda: _p5(work, 5 if q else 11, env),
                 "P6": lambda: bench_child.p6(sim, 3 if q else 7, env),
-                "J": lambda: journal_rows(2000 if q else 10000, 3, work),
+                "J": lambda: journal_rows(2000 if q else 10000, 5, work),
             }
             for name in ROWS:
                 if name not in only:
