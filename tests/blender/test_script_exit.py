@@ -45,3 +45,18 @@ def test_a_script_that_only_registers_exits_cleanly(user_res):
                       env={"BLENDER_USER_RESOURCES": str(user_res)})
     assert "REGISTERED" in proc.stdout, proc.stderr[-3000:]
     assert proc.returncode == 0, f"exit code {proc.returncode}\n{proc.stderr[-3000:]}"
+
+
+def test_registering_loads_neither_the_importer_nor_generate(user_res):
+    """Blender registers the add-on at every start: the importer, Generate and
+    image preparation load at their first use (scripts/bench.py P6 times it)."""
+    proc = run_python(f"import sys, bpy\nsys.path.insert(0, {REPO!r})\nimport tripo_addon\ntripo_addon.register()\n"
+                      "print('LOADED', sorted(m for m in sys.modules if m.startswith('tripo_addon')))\n"
+                      "from tripo_addon.blender import ui\nui.start_generate\n"
+                      "print('AFTER', 'tripo_addon.blender.generate' in sys.modules)\n", timeout=120,
+                      env={"BLENDER_USER_RESOURCES": str(user_res)})
+    loaded = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LOADED")), "")
+    assert "tripo_addon.blender.ui" in loaded, proc.stderr[-3000:]
+    for lazy in ("importer", "generate", "image_source", "prerequisites"):
+        assert f"tripo_addon.blender.{lazy}'" not in loaded, loaded
+    assert "AFTER True" in proc.stdout  # the public name still works, loading it then

@@ -25,7 +25,7 @@ from ..core.planning import Decision, plan
 from ..core.ratelimit import SharedLimiter
 from . import settings as settings_mod
 from .image_source import prepare_source
-from .importer import ImportOptions
+from .import_options import ImportOptions
 from .job_manager import manager
 from .service import Outcome, import_job, journal
 

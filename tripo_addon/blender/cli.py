@@ -26,7 +26,7 @@ from ..core.jobs import DEFAULT_PARAMS, Job
 from ..core.urls import check_url, normalise_base_url
 from . import settings as settings_mod
 from .cli_checks import choose_key, number_problems
-from .importer import ImportOptions
+from .import_options import ImportOptions
 from .prerequisites import missing_prerequisites
 from . import batch
 from .batch_output import Outputs, Progress

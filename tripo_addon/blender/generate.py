@@ -8,7 +8,6 @@ the main thread when the model is on disk.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import bpy
 
@@ -17,7 +16,7 @@ from ..core.jobs import Job
 from ..core.planning import Decision, plan
 from . import settings as settings_mod
 from .image_source import prepare_datablock, prepare_source
-from .importer import ImportOptions
+from .import_options import ImportOptions
 from .job_manager import manager
 from .prerequisites import check_import_prerequisites
 from .properties import chosen_import_options, chosen_params, chosen_source, panel_settings
@@ -25,7 +24,6 @@ from .service import journal
 
 #: Called with (job, image datablock or None) once a job is listed; the
 #: thumbnails module hooks in here so it is built now, never in draw().
-started_hooks: list[Callable[[Job, object], None]] = []
 
 
 def start_generate(context, source: str = "", params: dict | None = None, *, force: bool = False,
@@ -69,7 +67,7 @@ def start_generate(context, source: str = "", params: dict | None = None, *, for
         raise E.TripoError(p.note + extra)
     journal().save(job)
     manager.jobs[job.id] = job
-    for hook in list(started_hooks):
+    for hook in list(manager.started_hooks):
         hook(job, datablock)
     if p.decision == Decision.REIMPORT:
         try:

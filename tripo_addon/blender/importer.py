@@ -21,6 +21,7 @@ from mathutils import Matrix, Vector
 from ..core.errors import ImportFailed
 from ..core.glb import MAX_JSON_CHUNK, check_glb_file, external_references, json_chunk
 from .compat import draco_decoder_missing
+from .import_options import ImportOptions  # noqa: F401  (public here too)
 
 # Datablock kinds the glTF importer may create.
 _DATA_KINDS = (
@@ -29,26 +30,6 @@ _DATA_KINDS = (
 )
 
 PROVENANCE_PREFIX = "tripo3d_"
-
-
-@dataclass
-class ImportOptions:
-    """Where and how a model lands in the scene."""
-
-    at_cursor: bool = True
-    rest_on_ground: bool = True  # origin at the base, base on the ground
-    normalize_size: float = 0.0  # largest dimension in metres; 0 keeps the size
-    collection: str = ""  # parent collection for the new one; "" = the scene's
-    #: "CURSOR": exactly at the target point; "FREE": beside the selection, else
-    #: at the first spot near the target where no other object is (never hidden inside one).
-    placement: str = "CURSOR"
-    frame_view: bool = False  # zoom the 3D Viewports onto the model (the panel turns it on)
-    mark_asset: bool = False  # mark the top object as an asset, so it shows in the Asset Browser
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "ImportOptions":
-        data = data or {}
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass

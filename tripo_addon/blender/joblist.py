@@ -10,7 +10,7 @@ import os
 import bpy
 from bpy.props import CollectionProperty, IntProperty, StringProperty
 
-from . import generate, job_status
+from . import job_status
 from .job_manager import manager
 from .properties import chosen_params, chosen_source, panel_settings
 
@@ -101,15 +101,15 @@ def register() -> None:
     bpy.types.WindowManager.tripo3d_job_index = IntProperty(name="Job", default=0)
     if _listener not in manager.listeners:
         manager.listeners.append(_listener)
-    if _started not in generate.started_hooks:
-        generate.started_hooks.append(_started)
+    if _started not in manager.started_hooks:
+        manager.started_hooks.append(_started)
 
 
 def unregister() -> None:
     if _listener in manager.listeners:
         manager.listeners.remove(_listener)
-    if _started in generate.started_hooks:
-        generate.started_hooks.remove(_started)
+    if _started in manager.started_hooks:
+        manager.started_hooks.remove(_started)
     del bpy.types.WindowManager.tripo3d_jobs
     del bpy.types.WindowManager.tripo3d_job_index
     bpy.utils.unregister_class(TRIPO3D_PG_job_item)

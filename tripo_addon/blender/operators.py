@@ -15,8 +15,7 @@ from ..core import errors as E
 from ..core.jobs import FINISHED, Job, State
 from . import joblist, viewport
 from . import settings as settings_mod
-from .generate import start_generate
-from .importer import ImportOptions
+from .import_options import ImportOptions
 from .job_manager import manager
 from .job_status import RETRYABLE
 from .properties import chosen_source
@@ -90,6 +89,8 @@ class TRIPO3D_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         try:
+            from .generate import start_generate  # loaded at the first click, not at registration
+
             job, note = start_generate(context, self.source, {
                 "texture": self.texture, "texture_alignment": self.texture_alignment,
                 "orientation": self.orientation,
@@ -215,6 +216,8 @@ class TRIPO3D_OT_retry_job(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "Only a failed, refused or stopped job can be retried.")
             return {"CANCELLED"}
         try:
+            from .generate import start_generate
+
             new, note = start_generate(context, job.source, dict(job.params), force=True,
                                        options=ImportOptions.from_dict(job.import_options))
         except E.TripoError as exc:

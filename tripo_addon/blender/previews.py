@@ -8,7 +8,6 @@ import bpy
 
 from ..core import preview_png
 from ..core.jobs import Job
-from . import generate
 from .job_manager import manager, redraw
 
 # Thumbnails. draw() only reads icon ids made beforehand. Never let a
@@ -205,8 +204,8 @@ def register() -> None:
     _previews = bpy.utils.previews.new()
     if _icon_listener not in manager.listeners:
         manager.listeners.append(_icon_listener)
-    if ensure_job_icon not in generate.started_hooks:
-        generate.started_hooks.append(ensure_job_icon)
+    if ensure_job_icon not in manager.started_hooks:
+        manager.started_hooks.append(ensure_job_icon)
 
 
 def unregister() -> None:
@@ -216,8 +215,8 @@ def unregister() -> None:
         _previews = None
     if _icon_listener in manager.listeners:
         manager.listeners.remove(_icon_listener)
-    if ensure_job_icon in generate.started_hooks:
-        generate.started_hooks.remove(ensure_job_icon)
+    if ensure_job_icon in manager.started_hooks:
+        manager.started_hooks.remove(ensure_job_icon)
     _job_icons.clear()
     job_icon_sources.clear()
     _file_icons.clear()

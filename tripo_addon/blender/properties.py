@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
 
-from .importer import ImportOptions
+from .import_options import ImportOptions
 from .options import ALIGNMENT_ITEMS, CUSTOM, ORIENTATION_ITEMS, SOURCE_ITEMS, TEXTURE_ITEMS
 
 PLACEMENT_ITEMS = [

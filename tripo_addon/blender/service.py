@@ -21,7 +21,7 @@ from ..core.jobs import Job, State
 from ..core.journal import Journal
 from ..core.urls import shorten
 from . import settings as settings_mod
-from .importer import ImportOptions, import_glb
+from .import_options import ImportOptions
 from .paths import user_dir
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def private_name(source: str) -> str:
 
 def import_job(job: Job, options: ImportOptions | None = None, context=None) -> Job:
     """Import a downloaded job's GLB into the current scene (main thread only)."""
+    from .importer import import_glb  # loaded at the first import, not at registration
+
     jr = journal()
     options = options or ImportOptions.from_dict(job.import_options)
     # Not journalled yet: "importing" and "downloaded" mean the same after a

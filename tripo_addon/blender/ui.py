@@ -18,7 +18,6 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import joblist, operators, panels, previews, properties, result_preview
-from .generate import start_generate  # noqa: F401  (public: used from here by scripts)
 from .job_manager import manager, redraw
 from .operators import (  # noqa: F401  (public names)
     TRIPO3D_OT_clear_finished, TRIPO3D_OT_generate, TRIPO3D_OT_import_job, TRIPO3D_OT_report,
@@ -68,6 +67,16 @@ def _on_load_post(_dummy=None) -> None:
     previews.ensure_listed_icons()
     joblist.refresh_estimate()
     joblist.sync()
+
+
+def __getattr__(name: str):
+    # ``ui.start_generate`` stays public for scripts, without loading the
+    # generate module (and the importer) when the add-on registers.
+    if name == "start_generate":
+        from .generate import start_generate
+
+        return start_generate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _cli_command(argv: list[str]) -> int:
