@@ -196,6 +196,17 @@ def p5(glb: str, runs: int, env: dict) -> list[dict]:
 
 # -- P6: enabling the add-on -----------------------------------------------------------
 
+def pay_blenders_collection() -> None:
+    """``import bpy`` can leave Python's full garbage collection due: then the
+    next few hundred allocations, by whoever makes them, trigger a pass over
+    Blender's ~58,000 objects (30-40 ms when it landed in register() in a
+    timing script). In a user's Blender the start-up's own scripts pay it; in
+    a bare process it would land on whatever is timed first.
+    BENCH_P6_GC_DUE=1 leaves it as it is, for the info row that compares."""
+    if not os.environ.get("BENCH_P6_GC_DUE"):
+        gc.collect()
+
+
 def child_p6() -> None:
     t0 = time.perf_counter()
     import socket
@@ -218,6 +229,7 @@ def child_p6() -> None:
     socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
     import bpy  # noqa: F401
 
+    pay_blenders_collection()
     t1 = time.perf_counter()
     sys.path.insert(0, REPO)
     import tripo_addon
@@ -237,6 +249,7 @@ def child_p6zip(zip_path: str, module: str) -> None:
     t0 = time.perf_counter()
     import bpy
 
+    pay_blenders_collection()
     t1 = time.perf_counter()
     if zip_path != "-":
         bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=False)
@@ -324,26 +337,35 @@ def _with_bytecode(env: dict) -> dict:
     return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def _register_ms(runs: int, env: dict) -> list[dict]:
+    """One user folder for all runs, made by a first start that is not counted:
+    a second start finds its journal folders (making them took ~10 ms here)."""
+    e = dict(env, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="bench-p6-"))
+    try:
+        run_child(["p6"], env=e)
+        return [run_child(["p6"], env=e) for _ in range(runs)]
+    finally:
+        shutil.rmtree(e["BLENDER_USER_RESOURCES"], ignore_errors=True)
+
+
 def p6(sim, runs: int, env: dict) -> list[dict]:
     env = _with_bytecode(env)
-    warm = dict(env, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="bench-p6-"))
-    run_child(["p6"], env=warm)  # the first start: compiles and caches, not counted
-    shutil.rmtree(warm["BLENDER_USER_RESOURCES"], ignore_errors=True)
     before = _request_count(sim)
-    results = []
-    for _ in range(runs):
-        e = dict(env, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="bench-p6-"))
-        results.append(run_child(["p6"], env=e))
-        shutil.rmtree(e["BLENDER_USER_RESOURCES"], ignore_errors=True)
+    results = _register_ms(runs, env)
+    due = _register_ms(runs, dict(env, BENCH_P6_GC_DUE="1"))
     seen = _request_count(sim) - before
     addon = statistics.median(r["addon"] for r in results) * 1000
     bpy_ms = statistics.median(r["bpy"] for r in results) * 1000
     conns = sum(r["connect"] + r["getaddrinfo"] for r in results)
     return [
         {"row": "P6", "what": f"import tripo_addon + register() after import bpy (ms, median of {runs} fresh procs, "
-         "bytecode cached as from a second start)",
+         "bytecode and user folder as at a second start)",
          "value": addon, "base": bpy_ms, "ratio": addon / bpy_ms, "unit": "ms", "target": "<= 50 ms",
          "ok": addon <= 50},
+        {"row": "P6", "what": "the same with the full garbage collection bpy's import leaves due still due (it lands "
+         "on the add-on's first allocations in a bare process; in a user's Blender its start-up pays it)",
+         "value": statistics.median(r["addon"] for r in due) * 1000, "base": bpy_ms, "ratio": None, "unit": "ms",
+         "target": "(info)", "ok": None},
         {"row": "P6", "what": f"network at registration: connects+DNS in process / requests seen by sim "
          f"(over {runs} procs)", "value": conns, "base": seen, "ratio": None, "unit": "",
          "target": "0 / 0", "ok": conns == 0 and seen == 0},
