@@ -138,3 +138,42 @@ def test_skinned_or_unreadable_models_take_the_operator_path(tmp_path):
     short = tmp_path / "short.glb"
     short.write_bytes(b"glTF")
     assert _has_skins(str(broken)) and _has_skins(str(short))
+
+
+def _view3d_spaces():
+    return [a.spaces.active for w in bpy.context.window_manager.windows for a in w.screen.areas
+            if a.type == "VIEW_3D"]
+
+
+def test_frame_view_centres_each_3d_viewport_on_the_model_without_an_operator(blender, glb, monkeypatch):
+    from tripo_addon.blender import viewport
+
+    spaces = _view3d_spaces()
+    assert spaces, "the bpy module's startup file has a 3D Viewport"
+    for space in spaces:
+        space.region_3d.view_perspective = "PERSP"
+        space.region_3d.view_location = (50.0, 50.0, 50.0)
+        space.region_3d.view_distance = 300.0
+    calls = []
+    monkeypatch.setattr(bpy.ops.view3d, "view_selected", lambda *a, **k: calls.append(a) or {"FINISHED"},
+                        raising=False)
+    bpy.context.scene.cursor.location = (3.0, 1.0, 0.0)
+    result = import_glb(glb, "framed", ImportOptions(frame_view=True))
+    lo, hi = world_bounds([bpy.data.objects[n] for n in result.objects])
+    for space in spaces:
+        r3d = space.region_3d
+        assert (r3d.view_location - (lo + hi) / 2).length < 1e-4
+        expected = viewport.fit_distance((hi - lo).length / 2, space.lens)
+        assert abs(r3d.view_distance - expected) < 1e-3 and r3d.view_distance < 300.0
+    assert calls == []  # no operator call: it would need a context override
+
+
+def test_frame_view_leaves_a_camera_view_alone(blender, glb):
+    spaces = _view3d_spaces()
+    for space in spaces:
+        space.region_3d.view_perspective = "CAMERA"
+        space.region_3d.view_location = (50.0, 50.0, 50.0)
+    import_glb(glb, "shot", ImportOptions(frame_view=True))
+    for space in spaces:
+        assert tuple(space.region_3d.view_location) == pytest.approx((50.0, 50.0, 50.0))
+        space.region_3d.view_perspective = "PERSP"

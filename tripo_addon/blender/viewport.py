@@ -1,9 +1,12 @@
 """Show the artist what was made: select objects and frame them in every
-3D Viewport of every window (none in background Blender: nothing happens)."""
+3D Viewport of every window."""
 
 from __future__ import annotations
 
+import math
+
 import bpy
+from mathutils import Vector
 
 
 def select_only(objects, context=None) -> list:
@@ -23,21 +26,58 @@ def select_only(objects, context=None) -> list:
 
 
 def frame_selected(context=None) -> int:
-    """Frame the selection in each 3D Viewport; returns how many were framed."""
+    """Frame the selection in each 3D Viewport; returns how many were framed.
+
+    Set through the view's own properties, not ``view3d.view_selected``: that
+    operator needs a context override, and an operator call under an override
+    while the add-on's worker threads run Python crashed Blender (the bpy
+    module has a window and a 3D Viewport even in background mode). Views
+    through a camera, or locked to an object or the 3D cursor, are left as
+    they are."""
     context = context or bpy.context
+    bounds = _selection_bounds(context)
+    if bounds is None:
+        return 0
+    low, high = bounds
+    center = (low + high) / 2
+    radius = max((high - low).length / 2, 0.001)
     wm = getattr(context, "window_manager", None)
     framed = 0
     for window in (wm.windows if wm else []):
         for area in window.screen.areas:
             if area.type != "VIEW_3D":
                 continue
-            region = next((r for r in area.regions if r.type == "WINDOW"), None)
-            if region is None:
+            space = area.spaces.active
+            r3d = getattr(space, "region_3d", None)
+            if r3d is None or r3d.view_perspective == "CAMERA" or space.lock_object or space.lock_cursor:
                 continue
-            try:
-                with context.temp_override(window=window, area=area, region=region):
-                    bpy.ops.view3d.view_selected(use_all_regions=False)
-                framed += 1
-            except RuntimeError:
-                pass  # a viewport that cannot frame (e.g. locked to an object) is left as it is
+            r3d.view_location = center
+            r3d.view_distance = fit_distance(radius, space.lens)
+            area.tag_redraw()
+            framed += 1
     return framed
+
+
+def fit_distance(radius: float, lens: float) -> float:
+    """How far from its centre a sphere of ``radius`` fills a view with this
+    focal length (Blender's viewport sensor is 36 mm wide), with a margin."""
+    half_angle = math.atan(18.0 / max(lens, 1.0))
+    return radius / math.sin(half_angle) * 1.1
+
+
+def _selection_bounds(context):
+    """World-space (min, max) corners of the selected objects, or None."""
+    view_layer = getattr(context, "view_layer", None)
+    points = []
+    for obj in (view_layer.objects if view_layer else []):
+        if not obj.select_get():
+            continue
+        if obj.type in ("MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME", "GREASEPENCIL"):
+            points.extend(obj.matrix_world @ Vector(corner) for corner in obj.bound_box)
+        else:
+            points.append(obj.matrix_world.translation.copy())
+    if not points:
+        return None
+    low = Vector((min(p.x for p in points), min(p.y for p in points), min(p.z for p in points)))
+    high = Vector((max(p.x for p in points), max(p.y for p in points), max(p.z for p in points)))
+    return low, high
