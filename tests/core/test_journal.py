@@ -272,3 +272,22 @@ def test_records_of_one_shape_are_checked_by_type_not_only_by_names(journal):
         json.dump(odd_item, f)
     assert journal.load(odd_item["id"]).objects == ["Chair"]
     assert len(journal.all()) == 4
+
+
+def test_a_save_without_the_folder_sync_still_writes_the_record_whole(journal, monkeypatch):
+    """Only the rename's durability is skipped: the bytes are fsynced before
+    the rename, so a crash leaves the old record or the new one, never a hole."""
+    import tripo_addon.core.journal as journal_mod
+
+    job = full_job()
+    journal.save(job)
+    synced, folders = [], []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(journal_mod, "_fsync_dir", lambda path: folders.append(path))
+    job.state = State.IMPORTED
+    journal.save(job, sync_folder=False)
+    assert synced and folders == []
+    assert journal.load(job.id).state == State.IMPORTED
+    journal.save(job)
+    assert folders == [journal.jobs_dir]

@@ -78,13 +78,13 @@ def import_job(job: Job, options: ImportOptions | None = None, context=None) -> 
         result = import_glb(job.glb_path or "", model_name(job), options, provenance, context=context)
     except E.ImportFailed as exc:
         job.fail(State.IMPORT_FAILED, exc)
-        jr.save(job)
+        jr.save(job, sync_folder=False)  # lost in a crash: the import is tried again
         return job
     job.objects = result.objects
     job.imported_at = time.time()
     job.error = job.error_kind = None
     job.state = State.IMPORTED
-    jr.save(job)
+    jr.save(job, sync_folder=False)  # lost in a crash: imported again from the GLB, nothing paid
     return job
 
 
