@@ -14,7 +14,6 @@ import atexit
 import queue
 import threading
 import time
-import uuid
 from collections import deque
 from typing import Callable
 
@@ -171,6 +170,8 @@ class JobManager:
                 if client is not None:
                     client.close()
                 self.events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token}))
+
+        import uuid
 
         token = uuid.uuid4().hex
         self.worker_tokens[job.id] = token

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 
 #: Keep the log small: older entries go when it passes this size.
 MAX_BYTES = 1024 * 1024
@@ -14,6 +13,8 @@ MAX_BYTES = 1024 * 1024
 def record(directory: str, exc: BaseException, context: str) -> str:
     """Append ``exc``'s traceback to ``directory/logs/bugs.log``; return the log's path
     ("" when even that cannot be written)."""
+    import traceback
+
     folder = os.path.join(directory, "logs")
     path = os.path.join(folder, "bugs.log")
     entry = (f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {context}\n"

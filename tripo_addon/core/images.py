@@ -8,7 +8,6 @@ inline as a ``data:`` URI). Anything else is refused before a request is made.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -181,6 +180,8 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
         # The gateway fetches it, not us, and no key goes with it: http is fine.
         if not urlsplit(source).hostname:
             raise BadImage(f"{shorten(source)} is not a complete address; give a full http(s) URL.")
+        import hashlib
+
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
         return PreparedImage(source, digest, None, url=source)
     if "://" in source or source.startswith("data:"):
@@ -195,4 +196,6 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
         info = found
     check_size(name, len(data), info)
     check_complete(name, data, info)
+    import hashlib
+
     return PreparedImage(source, hashlib.sha256(data).hexdigest(), info, data=data)

@@ -6,10 +6,7 @@ plus local ones. The journal stores a job after every change of state.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, fields
 
 
@@ -59,8 +56,19 @@ SERVER_TO_STATE = {
 DEFAULT_PARAMS = {"texture": "standard", "texture_alignment": "original_image", "orientation": "default"}
 
 
+def _new_id() -> str:
+    # uuid (and json, hashlib below) load at first use, not when Blender
+    # registers the add-on at every start (a few ms each there).
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 def idempotency_key(content_hash: str, params: dict) -> str:
     """Same image bytes (or URL) and same options give the same key."""
+    import hashlib
+    import json
+
     blob = json.dumps({"image": content_hash, "params": params}, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -72,7 +80,7 @@ class Job:
     source: str
     params: dict
     content_hash: str
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: _new_id())
     key: str = ""
     state: str = State.NEW
     request_id: str | None = None

@@ -16,7 +16,6 @@ JSON) is skipped, never raised. Renames are retried on PermissionError
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -82,6 +81,8 @@ class Journal:
         a crash the folder holds the old record or the new one, each whole. For
         a step that is simply done again if its record is lost (an import from
         the GLB on disk), never for a request id."""
+        import json
+
         job.updated_at = time.time()
         record = job.to_dict()
         data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")  # TypeError: caller's bug
@@ -107,6 +108,8 @@ class Journal:
             return self._flush_locked(raise_on_failure=True)
 
     def _flush_locked(self, raise_on_failure: bool = False) -> int:
+        import json
+
         written = 0
         for job_id, record in list(self.unsaved.items()):
             try:
@@ -224,6 +227,8 @@ class Journal:
 
 def _read_record(path: str) -> dict | None:
     """The JSON object in ``path``, or None for anything else (never raises)."""
+    import json  # here, not at the top: registering the add-on reads no record when there are none
+
     try:
         # O_NONBLOCK: a FIFO named like a record must not hang the listing.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
