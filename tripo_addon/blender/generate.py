@@ -8,7 +8,6 @@ the main thread when the model is on disk.
 
 from __future__ import annotations
 
-
 import bpy
 
 from ..core import errors as E
@@ -21,9 +20,6 @@ from .job_manager import manager
 from .prerequisites import check_import_prerequisites
 from .properties import chosen_import_options, chosen_params, chosen_source, panel_settings
 from .service import journal
-
-#: Called with (job, image datablock or None) once a job is listed; the
-#: thumbnails module hooks in here so it is built now, never in draw().
 
 
 def start_generate(context, source: str = "", params: dict | None = None, *, force: bool = False,

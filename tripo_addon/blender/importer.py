@@ -22,6 +22,7 @@ from ..core.errors import ImportFailed
 from ..core.glb import MAX_JSON_CHUNK, check_glb_file, external_references, json_chunk
 from .compat import draco_decoder_missing
 from .import_options import ImportOptions  # noqa: F401  (public here too)
+from .viewport import world_bounds
 
 # Datablock kinds the glTF importer may create.
 _DATA_KINDS = (
@@ -143,21 +144,6 @@ def _importer_reason(exc: Exception) -> str:
 
 DRACO_MISSING = ("Could not import the model for {name}: this Blender build cannot decode Draco-compressed models "
                  "(its Draco library does not load), so use a Blender from blender.org; the scene was not changed.")
-
-
-def _world_bounds(objects) -> tuple[Vector, Vector] | None:
-    lo = Vector((float("inf"),) * 3)
-    hi = Vector((float("-inf"),) * 3)
-    found = False
-    for obj in objects:
-        if obj.type != "MESH":
-            continue
-        for corner in obj.bound_box:
-            p = obj.matrix_world @ Vector(corner)
-            lo = Vector(map(min, lo, p))
-            hi = Vector(map(max, hi, p))
-            found = True
-    return (lo, hi) if found else None
 
 
 def import_glb(path: str, name: str, options: ImportOptions | None = None, provenance: dict | None = None,
@@ -298,12 +284,12 @@ def _free_target(target: Vector, bounds, base: Vector, others, selected) -> Vect
     width = hi.x - lo.x
     gap = 0.2 + 0.1 * width
     target = target.copy()
-    picked = _world_bounds(selected) if selected else None
+    picked = world_bounds(selected) if selected else None
     if picked is not None:
         s_lo, s_hi = picked
         target.x = s_hi.x + gap + (base.x - lo.x)
         target.y = (s_lo.y + s_hi.y) / 2 + (base.y - (lo.y + hi.y) / 2)  # the height stays: on the ground
-    boxes = [b for b in (_world_bounds([o]) for o in others) if b is not None]
+    boxes = [b for b in (world_bounds([o]) for o in others) if b is not None]
     for _ in range(64):
         placed = (lo - base + target, hi - base + target)
         blocking = [b for b in boxes if _boxes_overlap(placed, b)]
@@ -322,7 +308,7 @@ def _place(objects, collection, name: str, options: ImportOptions, context, sele
     members = set(objects)
     roots = [o for o in objects if o.parent not in members]
     target = context.scene.cursor.location.copy() if options.at_cursor else Vector((0.0, 0.0, 0.0))
-    bounds = _world_bounds(objects)
+    bounds = world_bounds(objects)
 
     if options.normalize_size > 0 and bounds is not None:
         size = max(bounds[1] - bounds[0])
@@ -332,7 +318,7 @@ def _place(objects, collection, name: str, options: ImportOptions, context, sele
             for root in roots:
                 root.matrix_world = scale @ root.matrix_world
             view_layer.update()
-            bounds = _world_bounds(objects)
+            bounds = world_bounds(objects)
 
     if options.rest_on_ground and bounds is not None:
         lo, hi = bounds

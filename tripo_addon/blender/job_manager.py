@@ -61,7 +61,8 @@ class JobManager:
         self.stop_requested: set[str] = set()
         self.listeners: list[Callable[[Job, str], None]] = []
         self.imported_hooks: list[Callable[[Job], None]] = []  # after each import, on the main thread
-        #: After Generate starts (or picks up) a job: (job, its image datablock or None).
+        #: After Generate starts (or picks up) a job: (job, its image datablock or None);
+        #: the thumbnails hook in here so they are built then, never in draw().
         self.started_hooks: list[Callable[[Job, object], None]] = []
         self.messages: deque = deque(maxlen=20)  # (time, level, text) shown in the panel
         #: Jobs picked up from an earlier session whose file was never saved: their

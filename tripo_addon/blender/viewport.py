@@ -35,7 +35,8 @@ def frame_selected(context=None) -> int:
     through a camera, or locked to an object or the 3D cursor, are left as
     they are."""
     context = context or bpy.context
-    bounds = _selection_bounds(context)
+    view_layer = getattr(context, "view_layer", None)
+    bounds = world_bounds(o for o in (view_layer.objects if view_layer else []) if o.select_get())
     if bounds is None:
         return 0
     low, high = bounds
@@ -65,19 +66,17 @@ def fit_distance(radius: float, lens: float) -> float:
     return radius / math.sin(half_angle) * 1.1
 
 
-def _selection_bounds(context):
-    """World-space (min, max) corners of the selected objects, or None."""
-    view_layer = getattr(context, "view_layer", None)
-    points = []
-    for obj in (view_layer.objects if view_layer else []):
-        if not obj.select_get():
+def world_bounds(objects) -> tuple[Vector, Vector] | None:
+    """World-space (min, max) corners of the meshes among ``objects``, or None."""
+    lo = Vector((float("inf"),) * 3)
+    hi = Vector((float("-inf"),) * 3)
+    found = False
+    for obj in objects:
+        if obj.type != "MESH":
             continue
-        if obj.type in ("MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME", "GREASEPENCIL"):
-            points.extend(obj.matrix_world @ Vector(corner) for corner in obj.bound_box)
-        else:
-            points.append(obj.matrix_world.translation.copy())
-    if not points:
-        return None
-    low = Vector((min(p.x for p in points), min(p.y for p in points), min(p.z for p in points)))
-    high = Vector((max(p.x for p in points), max(p.y for p in points), max(p.z for p in points)))
-    return low, high
+        for corner in obj.bound_box:
+            p = obj.matrix_world @ Vector(corner)
+            lo = Vector(map(min, lo, p))
+            hi = Vector(map(max, hi, p))
+            found = True
+    return (lo, hi) if found else None

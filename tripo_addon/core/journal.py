@@ -332,6 +332,8 @@ def _new_temp(folder: str, prefix: str) -> tuple[int, str]:
 
     path = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}.tmp")
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
+
+
 _RULES: dict = {}
 
 
