@@ -28,9 +28,11 @@ P6   import tripo_addon + register() in a fresh process right after import bpy
      fresh processes, as at each start of Blender (its extension cache valid),
      and right after a disable (the bundled wheels extracted again), each
      against an extension that registers nothing: Blender's own cost.
-J    a journal of 10,000 records (real Job/Journal classes): start-up
-     (Journal(dir).all(), vs a bare listdir + json.load of the same files) and
-     planning a new image (planning.plan, vs the same plan on an empty journal).
+J    a journal of 10,000 records, 1 in 100 unfinished (real Job/Journal
+     classes): start-up (what the add-on reads when Blender starts,
+     Journal(dir).at_start(), vs a bare listdir + json.load of every file),
+     reading every record (Journal(dir).all(), info: api.jobs(everything=True))
+     and planning a new image (planning.plan, vs the same plan on an empty journal).
 """
 from __future__ import annotations
 
@@ -173,17 +175,23 @@ def journal_rows(records: int, runs: int, work: str) -> list[dict]:
     from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
     from tripo_addon.core.planning import plan
 
-    def fill(folder: str, n: int) -> None:
+    def fill(folder: str, n: int) -> set[str]:
         jr = journal_mod.Journal(folder)
+        waiting = set()
         states = (State.IMPORTED, State.IMPORTED, State.IMPORTED, State.FAILED, State.DOWNLOAD_FAILED)
+        unfinished = (State.QUEUED, State.DOWNLOADED)  # a batch stopped mid-run: resumed at the next start
         # Set-up only, not measured: fsync would make 10,000 writes take minutes on a shared disk.
         with mock.patch("os.fsync"):
             for i in range(n):
+                state = states[i % len(states)] if i % 100 != 50 else unfinished[(i // 100) % 2]
                 job = Job(source=f"/data/shots/img{i:05d}.png", params=dict(DEFAULT_PARAMS),
-                          content_hash=f"{i:064x}", origin="cli", state=states[i % len(states)],
+                          content_hash=f"{i:064x}", origin="cli", state=state,
                           request_id=f"tripo3d-v2-5-413_{i:08d}", glb_path=f"/data/glb/img{i:05d}.glb",
                           objects=[f"img{i:05d}"])
                 jr.save(job)
+                if not job.finished:
+                    waiting.add(job.id)
+        return waiting
 
     def bare_scan(folder: str) -> None:
         jobs_dir = os.path.join(folder, "jobs")
@@ -192,7 +200,7 @@ def journal_rows(records: int, runs: int, work: str) -> list[dict]:
                 json.loads(f.read())
 
     big, empty = os.path.join(work, "journal-big"), os.path.join(work, "journal-empty")
-    fill(big, records)
+    waiting = fill(big, records)
     fill(empty, 0)
     images = make_images(os.path.join(work, "plan-images"), 2 * runs + 2)
     counter = iter(images)
@@ -211,18 +219,26 @@ def journal_rows(records: int, runs: int, work: str) -> list[dict]:
         fn()
         return time.perf_counter() - t
 
-    t_all, t_bare, t_plan, t_plan0 = [], [], [], []
+    started: list = []
+    t_start, t_all, t_bare, t_plan, t_plan0 = [], [], [], [], []
     for _ in range(runs):
         t_bare.append(timed(lambda: bare_scan(big)))
+        t_start.append(timed(lambda: started.append(journal_mod.Journal(big).at_start())))
         t_all.append(timed(lambda: journal_mod.Journal(big).all()))
         t_plan0.append(plan_in(empty))
         t_plan.append(plan_in(big))
-    a, b = statistics.median(t_all), statistics.median(t_bare)
+    # Fast and right: every unfinished job is found (plan() adds one a run), and the history is full.
+    found_all = all(waiting <= {j.id for j in got if not j.finished} and len(got) >= min(records, 100)
+                    for got in started)
+    s, a, b = statistics.median(t_start), statistics.median(t_all), statistics.median(t_bare)
     p, p0 = statistics.median(t_plan), statistics.median(t_plan0)
     return [
-        {"row": "J", "what": f"start-up: Journal(dir).all() with {records} records vs bare listdir+json.load "
-         f"(s, median of {runs})", "value": a, "base": b, "ratio": a / b, "unit": "s", "target": "< 1 s",
-         "ok": a < 1.0},
+        {"row": "J", "what": f"start-up: Journal(dir).at_start() with {records} records ({len(waiting)} unfinished, "
+         f"{'all' if found_all else 'NOT all'} found) vs bare listdir+json.load of every record (s, median of {runs})",
+         "value": s, "base": b, "ratio": s / b, "unit": "s", "target": "< 1 s", "ok": s < 1.0 and found_all},
+        {"row": "J", "what": f"reading every record: Journal(dir).all() with {records} records vs the same bare read "
+         f"(s, median of {runs}; api.jobs(everything=True))", "value": a, "base": b, "ratio": a / b, "unit": "s",
+         "target": "(info)", "ok": None},
         {"row": "J", "what": f"planning a new image: plan() with {records} records vs empty journal "
          f"(s, median of {runs})", "value": p, "base": p0, "ratio": p / p0, "unit": "s", "target": "< 1 s",
          "ok": p < 1.0},

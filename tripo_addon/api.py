@@ -42,8 +42,13 @@ def wait(job_id: str, timeout: float | None = None) -> Job:
     return manager.wait(job_id, timeout)
 
 
-def jobs() -> list[Job]:
-    """Every job this add-on knows of, oldest first."""
+def jobs(everything: bool = False) -> list[Job]:
+    """The jobs in the job list, oldest first: this session's, every
+    unfinished one and the newest finished ones. ``everything=True`` reads
+    the whole journal too (about a second per 10,000 jobs)."""
     from .blender.job_manager import manager
+    from .blender.service import journal
 
-    return sorted(manager.jobs.values(), key=lambda j: j.created_at)
+    found = {job.id: job for job in journal().all()} if everything else {}
+    found.update(manager.jobs)  # the live copies win over the records
+    return sorted(found.values(), key=lambda j: j.created_at)

@@ -178,3 +178,28 @@ def test_quitting_with_jobs_running_keeps_them_in_the_journal(ui, image_files):
     assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("tripo3d-"))
     saved = journal().load(job.id)
     assert saved.state == State.QUEUED and saved.request_id
+
+
+def test_a_long_journal_lists_every_unfinished_job_and_the_newest_others(ui, monkeypatch):
+    """Start-up reads the unfinished jobs and the history, not the whole journal:
+    a job left queued long ago is still found among 150 finished ones."""
+    import os
+
+    from tripo_addon.core.journal import START_HISTORY
+
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # set-up only: 150 records
+    old = Job(source="long-ago.png", params={}, content_hash="1" * 64, request_id="tripo3d-v2-5-413_old",
+              state=State.QUEUED, origin="ui")
+    journal().save(old)
+    os.utime(journal()._path(old.id), (1.0e9, 1.0e9))  # untouched for years
+    done = [Job(source=f"done{i}.png", params={}, content_hash=f"{i:064x}", state=State.IMPORTED)
+            for i in range(150)]
+    for job in done:
+        journal().save(job)
+    manager.recover()
+    listed = {job.source for job in api.jobs()}
+    assert "long-ago.png" in listed and manager.jobs[old.id].request_id == old.request_id
+    assert {f"done{i}.png" for i in range(150 - START_HISTORY, 150)} <= listed
+    assert len(listed & {job.source for job in done}) == START_HISTORY
+    everything = {job.source for job in api.jobs(everything=True)}
+    assert {job.source for job in done} <= everything and "long-ago.png" in everything

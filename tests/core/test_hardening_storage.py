@@ -22,6 +22,7 @@ from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
 from tripo_addon.core import journal as journal_mod
+from tripo_addon.core import journal_records
 from tripo_addon.core.gateway import GatewayClient
 from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.journal import Journal
@@ -82,7 +83,7 @@ def test_junk_in_the_folder_never_raises(journal, monkeypatch):
     with open(os.path.join(d, "latin1.json"), "wb") as f:
         f.write('{"source": "caf\xe9.png"}'.encode("latin-1"))
     with open(os.path.join(d, "huge.json"), "wb") as f:
-        f.write(b'{"source": "' + b"x" * (journal_mod.MAX_RECORD_BYTES + 10) + b'"}')
+        f.write(b'{"source": "' + b"x" * (journal_records.MAX_RECORD_BYTES + 10) + b'"}')
     for name, data in {"list": [good.to_dict()], "number": 7, "params_list": {**a_job().to_dict(), "params": []}}.items():
         with open(os.path.join(d, f"{name}.json"), "w", encoding="utf-8") as f:
             json.dump(data, f)

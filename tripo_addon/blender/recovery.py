@@ -20,7 +20,7 @@ def recover(manager, resume: bool | None = None) -> bool:
         resume = not bpy.app.background
     online = bpy.app.online_access
     have_key = bool(manager.settings().api_key)
-    for job in journal().all():
+    for job in journal().at_start():
         if job.id in manager.active_ids():
             continue
         manager.jobs[job.id] = job

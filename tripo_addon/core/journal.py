@@ -18,22 +18,24 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import threading
 import time
-from dataclasses import fields
 
 from . import locks
 from .fsutil import quiet_remove as _quiet_remove
 from .fsutil import replace, unwritable
-from .jobs import Job
+from .jobs import FINISHED, Job
 from .journal_index import KeyIndex
+from .journal_open import OpenMarkers
+from .journal_records import job_from as _job_from
+from .journal_records import read_record as _read_record
 from .locks import JobLock
 
 __all__ = ["JobLock", "Journal"]
 
-#: A job record is a few KB; anything far bigger in the folder is not one.
-MAX_RECORD_BYTES = 4 * 1024 * 1024
+#: Jobs listed at start-up besides the unfinished ones: the ones changed
+#: last, so a journal of thousands starts as fast as a short one.
+START_HISTORY = 100
 
 
 class Journal:
@@ -52,11 +54,17 @@ class Journal:
         self.unsaved: dict[str, dict] = {}
         self.prune_locks()
         self.index = KeyIndex(os.path.join(directory, "index"))
-        if not self.index.complete and os.path.isdir(self.jobs_dir):
-            try:  # a journal from before the index: one full scan, once
-                self.index.build((j.key, j.id) for j in self.all())
+        self.open = OpenMarkers(os.path.join(directory, "open"))
+        need_index, need_open = not self.index.complete, not self.open.complete
+        if (need_index or need_open) and os.path.isdir(self.jobs_dir):
+            try:  # a journal from before the index or the markers: one full scan, once
+                jobs = self.all()
+                if need_index:
+                    self.index.build((j.key, j.id) for j in jobs)
+                if need_open:
+                    self.open.build(j.id for j in jobs if not j.finished)
             except OSError:
-                pass  # unwritable: find_by_key scans until it can be built
+                pass  # unwritable: lookups and start-up scan until they can be built
 
     # -- writing ------------------------------------------------------------------
 
@@ -88,7 +96,7 @@ class Journal:
         data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")  # TypeError: caller's bug
         with self._lock:
             try:
-                self._write(job.id, data, sync_folder=sync_folder)
+                self._write(job.id, data, sync_folder=sync_folder, finished=job.finished)
             except OSError as exc:
                 self.unsaved[job.id] = json.loads(data)  # a copy the caller cannot change
                 raise unwritable(self.jobs_dir, exc) from None
@@ -113,7 +121,8 @@ class Journal:
         written = 0
         for job_id, record in list(self.unsaved.items()):
             try:
-                self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+                self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"),
+                            finished=record.get("state") in FINISHED)
             except OSError as exc:
                 if raise_on_failure:
                     raise unwritable(self.jobs_dir, exc) from None
@@ -122,7 +131,9 @@ class Journal:
             written += 1
         return written
 
-    def _write(self, job_id: str, data: bytes, sync_folder: bool = True) -> None:
+    def _write(self, job_id: str, data: bytes, sync_folder: bool = True, finished: bool = False) -> None:
+        if not finished:
+            self.open.mark(job_id)  # first: a crash may leave a marker too many, never one too few
         os.makedirs(self.jobs_dir, exist_ok=True)
         fd, tmp = _new_temp(self.jobs_dir, ".job-")
         try:
@@ -136,6 +147,8 @@ class Journal:
             raise
         if sync_folder:
             _fsync_dir(self.jobs_dir)
+        if finished:
+            self.open.clear(job_id)
 
     # -- reading ------------------------------------------------------------------
 
@@ -168,10 +181,45 @@ class Journal:
             job = _job_from(record)
             if job is not None:
                 jobs["".join(c for c in job_id if c.isalnum())] = job
-        out = list(jobs.values())
-        # A hand-edited record may hold a non-number here; it must not break the list.
-        out.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
-        return out
+        return _by_age(jobs.values())
+
+    def unfinished(self) -> list[Job]:
+        """Every job not finished yet, oldest first: only their records are read
+        (see .journal_open), however long the journal."""
+        if not self.open.complete:
+            return [j for j in self.all() if not j.finished]
+        jobs = {job.id: job for job in map(self.load, self.open.ids()) if job is not None and not job.finished}
+        with self._lock:
+            pending = list(self.unsaved.values())
+        for job in map(_job_from, pending):
+            if job is not None and not job.finished:
+                jobs[job.id] = job
+        return _by_age(jobs.values())
+
+    def recent(self, count: int) -> list[Job]:
+        """The ``count`` jobs whose records changed last, oldest first (one stat a record, no reads)."""
+        import heapq
+
+        stamped = []
+        try:
+            with os.scandir(self.jobs_dir) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".json") and not entry.name.startswith("."):
+                        try:
+                            stamped.append((entry.stat().st_mtime, entry.name[:-5]))
+                        except OSError:
+                            pass  # removed while listing
+        except OSError:
+            pass
+        newest = [job_id for _, job_id in heapq.nlargest(count, stamped)] if count > 0 else []
+        return _by_age(job for job in map(self.load, newest) if job is not None)
+
+    def at_start(self, history: int = START_HISTORY) -> list[Job]:
+        """What start-up needs, oldest first: every unfinished job and the
+        ``history`` jobs changed last (for the job list), not the whole journal."""
+        jobs = {job.id: job for job in self.recent(history)}
+        jobs.update((job.id, job) for job in self.unfinished())
+        return _by_age(jobs.values())
 
     def find_by_key(self, key: str) -> Job | None:
         """The newest job for these image bytes and options, if any: an index
@@ -183,7 +231,7 @@ class Journal:
                           if j is not None and j.key == key and j.id not in {f.id for f in found}]
         else:
             found = [j for j in self.all() if j.key == key]
-        found.sort(key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
+        found = _by_age(found)
         return found[-1] if found else None
 
     def remove(self, job_id: str) -> None:
@@ -225,104 +273,9 @@ class Journal:
 
 # -- helpers ------------------------------------------------------------------------
 
-def _read_record(path: str) -> dict | None:
-    """The JSON object in ``path``, or None for anything else (never raises)."""
-    import json  # here, not at the top: registering the add-on reads no record when there are none
-
-    try:
-        # O_NONBLOCK: a FIFO named like a record must not hang the listing.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
-            return None
-        parts, left = [], MAX_RECORD_BYTES + 1
-        while left > 0:  # plain reads: no file object per record (start-up reads thousands)
-            part = os.read(fd, left)
-            if not part:
-                break
-            parts.append(part)
-            left -= len(part)
-        data = json.loads(b"".join(parts).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
-    finally:
-        os.close(fd)
-    return data if isinstance(data, dict) else None
-
-
-_TYPES = {"str": (str,), "None": (type(None),), "float": (int, float), "int": (int,), "list": (list,),
-          "dict": (dict,), "bool": (bool,)}
-_STRING_LISTS = ("media_urls", "objects")
-_ID_FIELDS = ("source", "content_hash", "id", "request_id")
-
-
-def _job_from(data: dict | None) -> Job | None:
-    """A Job from a record, with wrong-typed fields put right; None if it is not a job."""
-    if not isinstance(data, dict):
-        return None
-    # Records written by this add-on share a few shapes (field names and value
-    # types): a shape checked once is copied whole, at C speed.
-    shape = (tuple(data), tuple(map(type, data.values())))
-    fits = _SHAPES.get(shape)
-    if fits is None:
-        fits = _fits(shape)
-        if len(_SHAPES) < 512:
-            _SHAPES[shape] = fits
-    if fits:
-        clean = dict(data)
-        for name in _STRING_LISTS:
-            if name in clean:
-                clean[name] = [v for v in clean[name] if isinstance(v, str)]
-        return _make_job(clean)
-    clean = {}
-    rules = _field_rules()
-    for name, value in data.items():
-        rule = rules.get(name)
-        if rule is None:
-            continue  # not a Job field (a newer or older version's)
-        allowed, exact = rule
-        if exact is not None and type(value) not in exact:  # JSON gives exact types: the slow path is rare
-            if isinstance(value, bool) and bool not in allowed:
-                value = None if type(None) in allowed else _DROP  # True is not a time or a count
-            elif not isinstance(value, allowed):
-                # A number where an id belongs (a hand-edited request id) keeps its meaning as text.
-                value = str(value) if name in _ID_FIELDS and isinstance(value, (int, float)) else _DROP
-            if value is _DROP:
-                continue
-        if name in _STRING_LISTS:
-            value = [v for v in value if isinstance(v, str)]
-        clean[name] = value
-    return _make_job(clean)
-
-
-def _make_job(clean: dict) -> Job | None:
-    if not all(k in clean for k in ("source", "params", "content_hash")):
-        return None
-    if "state" not in clean and clean.get("request_id"):
-        clean["state"] = "interrupted"  # paid for: resume it by its id, never submit it again
-    try:
-        return Job(**clean)
-    except (TypeError, ValueError):
-        return None
-
-
-_SHAPES: dict = {}
-
-
-def _fits(shape: tuple) -> bool:
-    """Whether every field of a record of this shape is a Job field holding a value of an allowed type."""
-    rules = _field_rules()
-    for name, kind in zip(*shape, strict=True):
-        rule = rules.get(name)
-        if rule is None or (rule[1] is not None and kind not in rule[1]):
-            return False
-    return True
-
-
-_DROP = object()
+def _by_age(jobs) -> list[Job]:
+    # A hand-edited record may hold a non-number here; it must not break the list.
+    return sorted(jobs, key=lambda j: j.created_at if isinstance(j.created_at, (int, float)) else 0.0)
 
 
 def _new_temp(folder: str, prefix: str) -> tuple[int, str]:
@@ -332,20 +285,6 @@ def _new_temp(folder: str, prefix: str) -> tuple[int, str]:
 
     path = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}.tmp")
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
-
-
-_RULES: dict = {}
-
-
-def _field_rules() -> dict:
-    """Job field name -> (the Python types its value may have, the same as a set
-    of exact types, or None when any value will do), worked out once: start-up
-    reads thousands of records."""
-    if not _RULES:
-        for f in fields(Job):
-            allowed = tuple(t for part in str(f.type).split("|") for t in _TYPES.get(part.strip(), (object,)))
-            _RULES[f.name] = (allowed, None if object in allowed else frozenset(allowed))
-    return _RULES
 
 
 def _file_name(source: str) -> str:
