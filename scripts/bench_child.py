@@ -348,6 +348,20 @@ def _register_ms(runs: int, env: dict) -> list[dict]:
         shutil.rmtree(e["BLENDER_USER_RESOURCES"], ignore_errors=True)
 
 
+def start_ms(homes: list[str], runs: int, env: dict) -> list[float]:
+    """For each user folder: median ms of import tripo_addon + register() in
+    fresh processes (after one uncounted start that compiles the bytecode).
+    The runs take turns, so a change of machine speed touches every folder."""
+    env = _with_bytecode(env)
+    times: list[list[float]] = [[] for _ in homes]
+    for home in homes:
+        run_child(["p6"], env=dict(env, BLENDER_USER_RESOURCES=home))
+    for _ in range(runs):
+        for i, home in enumerate(homes):
+            times[i].append(run_child(["p6"], env=dict(env, BLENDER_USER_RESOURCES=home))["addon"] * 1000)
+    return [statistics.median(t) for t in times]
+
+
 def p6(sim, runs: int, env: dict) -> list[dict]:
     env = _with_bytecode(env)
     before = _request_count(sim)
