@@ -1,8 +1,8 @@
 """Jobs that run while Blender stays responsive.
 
 Each job's network work (:func:`~..core.runner.advance`) runs in a worker
-thread that never touches ``bpy``; it stores the job in the journal and puts
-copies of it on a queue. A persistent ``bpy.app.timers`` callback,
+thread (.worker) that never touches ``bpy``; it stores the job in the journal
+and puts copies of it on a queue. A persistent ``bpy.app.timers`` callback,
 :meth:`JobManager.tick`, drains that queue on the main thread, imports
 finished models, reports, and redraws the panel. Where timers do not fire
 (background mode), :meth:`JobManager.wait` drives the same tick.
@@ -11,28 +11,28 @@ finished models, reports, and redraws the panel. Where timers do not fire
 from __future__ import annotations
 
 import atexit
-import queue
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import bpy
 
 from ..core import errors as E
-from ..core.delivery import Delivery
 from ..core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
 from ..core.apikey import check_api_key
 from ..core.journal import JobLock
 from ..core.urls import normalise_base_url
 from ..core.ratelimit import SharedLimiter
-from ..core.runner import advance
 from . import pausing
 from . import settings as settings_mod
-from . import bugs, recovery, service, uploads
+from . import bugs, recovery, service, uploads, worker
 from .service import import_job, journal
 from .window import CATEGORY, redraw  # noqa: F401  (CATEGORY: imported from here by others)
 from .window import window_context as _window_context
+
+if TYPE_CHECKING:
+    from ..core.delivery import Delivery
 
 
 def _journal_if_open():
@@ -54,7 +54,7 @@ SWEEP_DELAY = 3.0
 class JobManager:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}  # main thread's view, newest state from the workers
-        self.events: queue.Queue = queue.Queue()
+        self.events = worker.Events()
         self.threads: dict[str, threading.Thread] = {}
         self.stops: dict[str, threading.Event] = {}
         self.waiting: deque = deque()  # (job, delivery) waiting for a free slot
@@ -144,39 +144,12 @@ class JobManager:
         # first Generate of a session does not wait for that import.
         check_api_key(settings.api_key)
         normalise_base_url(settings.base_url)
-        limiter = self.limiter
-        run_settings = settings.run_settings()
         jr = journal()  # found here: a worker never calls bpy, not even for a folder
-        worker_job = Job.from_dict(job.to_dict())  # the worker owns its own copy
-
-        def post(j: Job, event: str) -> None:
-            self.events.put((j.id, event, j.to_dict()))
-
-        def work() -> None:
-            client = None
-            try:
-                client = settings.client(stop=stop, retry=settings.retry, limiter=limiter)
-                advance(worker_job, client, jr, delivery=delivery, storage=settings.storage,
-                        settings=run_settings, on_event=post)
-            except Exception as exc:  # a bug must not kill the job silently
-                worker_job.error = f"The job stopped unexpectedly ({type(exc).__name__}); it is saved and can be resumed."
-                worker_job.error_kind = "internal"
-                if worker_job.state not in FINISHED:
-                    worker_job.state = State.INTERRUPTED
-                try:
-                    jr.save(worker_job)
-                except OSError:
-                    pass
-            finally:
-                if client is not None:
-                    client.close()
-                self.events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token}))
-
         import uuid
 
         token = uuid.uuid4().hex
         self.worker_tokens[job.id] = token
-        thread = threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)
+        thread = worker.make_thread(job, settings, jr, delivery, self.limiter, stop, self.events, token)
         self.threads[job.id] = thread
         self.deliveries[job.id] = delivery
         self.stops[job.id] = stop
@@ -246,7 +219,7 @@ class JobManager:
         while time.perf_counter() < deadline:
             try:
                 job_id, event, data = self.events.get_nowait()
-            except queue.Empty:
+            except IndexError:  # none left
                 break
             if event == "sweep":
                 uploads.report(self, data)

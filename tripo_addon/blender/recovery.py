@@ -8,7 +8,6 @@ import bpy
 
 from ..core.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ..core.journal import JobLock
-from ..core.runner import mark_submit_unknown
 from .service import journal
 
 
@@ -19,8 +18,10 @@ def recover(manager, resume: bool | None = None) -> bool:
     if resume is None:
         resume = not bpy.app.background
     online = bpy.app.online_access
-    have_key = bool(manager.settings().api_key)
-    for job in journal().at_start():
+    jobs = journal().at_start()
+    # Read only when there is a job: reading the settings loads the bucket code.
+    have_key = bool(jobs) and bool(manager.settings().api_key)
+    for job in jobs:
         if job.id in manager.active_ids():
             continue
         manager.jobs[job.id] = job
@@ -43,6 +44,8 @@ def recover(manager, resume: bool | None = None) -> bool:
 
 def _recover_one(manager, job: Job, online: bool, have_key: bool, lock: JobLock) -> None:
     if job.state == State.SUBMITTING:
+        from ..core.runner import mark_submit_unknown
+
         mark_submit_unknown(job)
         journal().save(job)
         manager.report("WARNING", job.error or "")

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Callable
 import bpy
 
 from ..core import errors as E
-from ..core.delivery import sweep
 from ..core.jobs import Job, State
 from ..core.journal import Journal
 from ..core.urls import shorten
@@ -148,6 +147,8 @@ def clean_uploads(settings: settings_mod.Settings) -> tuple[int, list[str]]:
     """Delete uploaded images left behind by earlier runs (blocking; CLI and scripts)."""
     if settings.storage is None or not bpy.app.online_access:
         return 0, []
+    from ..core.delivery import sweep
+
     return sweep(journal(), settings.storage)
 
 

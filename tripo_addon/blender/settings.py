@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 
 import bpy
 
-from ..core.delivery import AUTO, Delivery, choose_route, parse_upload_option
 from ..core.errors import OnlineAccessDisabled, StorageError
-from ..core.images import PreparedImage
-from ..core.runner import RunSettings
-from ..core.storage_config import StorageConfig, storage_config_from
 from .paths import ADDON_PACKAGE
 
-if TYPE_CHECKING:  # requests loads when the first job starts, not when the add-on is enabled
+if TYPE_CHECKING:
+    # requests loads when the first job starts, and the image, delivery and
+    # bucket code when the first job needs it, not when the add-on is enabled
+    from ..core.delivery import Delivery
     from ..core.gateway import GatewayClient, RetryPolicy
+    from ..core.images import PreparedImage
+    from ..core.runner import RunSettings
+    from ..core.storage_config import StorageConfig
 
 #: Where to get a key and add funds (the site; its dashboard's address is not published in the API docs).
 PIXAZO_SITE = "https://www.pixazo.ai/"
@@ -40,7 +42,7 @@ class Settings:
     download_dir: str = ""
     read_timeout: float = 30.0
     #: How local images travel: "auto", "inline" or "s3" (see core.delivery).
-    upload_route: str = AUTO
+    upload_route: str = "auto"  # core.delivery.AUTO
     #: The user's bucket, or None when none is configured.
     storage: StorageConfig | None = None
     #: Why the configured bucket cannot be used (raised when a job needs it).
@@ -62,11 +64,15 @@ class Settings:
         )
 
     def run_settings(self) -> RunSettings:
+        from ..core.runner import RunSettings
+
         return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir,
                            webhook_url=self.webhook_url, webhook_mode=self.webhook_mode)
 
     def delivery(self, prepared: PreparedImage) -> Delivery:
         """How ``prepared`` will reach the gateway (raises when the route cannot work)."""
+        from ..core.delivery import Delivery, choose_route
+
         if self.storage_error is not None and not prepared.is_remote and self.upload_route != "inline":
             raise self.storage_error
         route = choose_route(self.upload_route, prepared, self.storage)
@@ -94,6 +100,9 @@ def storage_preferences(prefs) -> dict:
 def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
     """Settings for a job. In the UI the preferences win over the environment;
     the CLI passes ``prefer_env`` and its ``--upload`` value."""
+    from ..core.delivery import AUTO, parse_upload_option
+    from ..core.storage_config import storage_config_from
+
     prefs = addon_preferences()
     env_key = os.environ.get("PIXAZO_API_KEY", "").strip() or None
     env_url = os.environ.get("PIXAZO_BASE_URL", "").strip() or None

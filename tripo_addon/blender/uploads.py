@@ -7,8 +7,6 @@ import threading
 
 import bpy
 
-from ..core.delivery import sweep
-
 
 def clean_later(manager, journal) -> None:
     """Start the clean-up in a thread (main thread only: it reads the settings
@@ -18,6 +16,8 @@ def clean_later(manager, journal) -> None:
     storage = manager.settings().storage
     if storage is None or not storage.delete_after:
         return
+
+    from ..core.delivery import sweep  # on the main thread, before the worker needs it
 
     def work() -> None:
         try:

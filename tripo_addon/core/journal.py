@@ -198,8 +198,6 @@ class Journal:
 
     def recent(self, count: int) -> list[Job]:
         """The ``count`` jobs whose records changed last, oldest first (one stat a record, no reads)."""
-        import heapq
-
         stamped = []
         try:
             with os.scandir(self.jobs_dir) as entries:
@@ -211,7 +209,11 @@ class Journal:
                             pass  # removed while listing
         except OSError:
             pass
-        newest = [job_id for _, job_id in heapq.nlargest(count, stamped)] if count > 0 else []
+        if len(stamped) > count:
+            import heapq  # only for a long journal: a short one is read whole
+
+            stamped = heapq.nlargest(count, stamped) if count > 0 else []
+        newest = [job_id for _, job_id in stamped]
         return _by_age(job for job in map(self.load, newest) if job is not None)
 
     def at_start(self, history: int = START_HISTORY) -> list[Job]:
