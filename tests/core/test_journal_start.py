@@ -74,6 +74,13 @@ def test_markers_left_by_a_crash_are_harmless(journal):
     assert Journal(journal.directory).unfinished() == []
 
 
+def test_removing_a_job_removes_its_marker(journal):
+    job = a_job(1, State.QUEUED, request_id="tripo3d-v2-5-413_d")
+    journal.save(job)
+    journal.remove(job.id)
+    assert journal.open.ids() == [] and journal.unfinished() == []
+
+
 def test_the_marker_is_made_before_the_record(journal, monkeypatch):
     """A crash between the two leaves a marker without its record, never an unfinished record without a marker."""
     order = []

@@ -240,6 +240,7 @@ class Journal:
         with self._lock:
             self.unsaved.pop(job_id, None)
             _quiet_remove(self._path(job_id))
+            self.open.clear(job_id)  # after the record: a crash leaves a marker too many, harmless
 
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""
