@@ -170,6 +170,28 @@ def test_leftovers_are_swept_on_the_next_start(journal, prepared, params, bucket
     assert sweep(journal, bucket, clock=lambda: now) == (0, [])
 
 
+def test_the_clean_up_reads_only_the_records_that_name_an_object(journal, prepared, params, bucket, seaweed,
+                                                                 monkeypatch):
+    from tripo_addon.core import journal as journal_mod
+
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # set-up only: 100 records
+    for i in range(100):
+        journal.save(Job(source=f"plain{i}.png", params=params, content_hash=f"{i:064x}", state=State.IMPORTED))
+    job = new_job(journal, prepared, params)
+    deliver(job, Delivery(S3, prepared, bucket), lambda *_a: None)
+    job.state, job.request_id = State.IMPORTED, "rid-2"
+    journal.save(job)
+    monkeypatch.undo()
+    reads = []
+    real = journal_mod._read_record
+    monkeypatch.setattr(journal_mod, "_read_record", lambda path: reads.append(path) or real(path))
+    assert sweep(journal, bucket) == (1, [])
+    assert len(reads) == 2  # its record, and again under the claim; none of the other 100
+    assert seaweed.list_keys(bucket.bucket) == [] and journal.uploads.ids() == []
+    reads.clear()
+    assert sweep(journal, bucket) == (0, []) and reads == []  # the next start reads nothing
+
+
 def test_a_job_worked_on_elsewhere_keeps_its_object(journal, prepared, params, bucket, seaweed):
     job = new_job(journal, prepared, params)
     deliver(job, Delivery(S3, prepared, bucket), lambda *_a: None)

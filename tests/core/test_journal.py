@@ -221,9 +221,10 @@ def test_key_never_in_journal_after_full_job(sim, make_client, journal, prepared
             assert SIM_KEY.encode() not in data, name
             assert b"sim-forbidden" not in data, name
             assert b"Ocp-Apim" not in data, name
-    # three job files, one model, the index (three keys and its marker) and the
-    # unfinished markers (the downloaded job's and the set's own)
-    assert seen == 10
+    # three job files, one model, the index (three keys and its marker), the
+    # unfinished markers (the downloaded job's and the set's own) and the
+    # uploads set's own marker (no job went through a bucket)
+    assert seen == 11
 
 
 def test_finding_a_job_is_an_index_lookup_not_a_scan(journal, prepared, params, monkeypatch):

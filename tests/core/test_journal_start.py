@@ -1,6 +1,7 @@
 """Start-up reads the unfinished jobs and a short history, not the whole
 journal: the markers in ``open/`` say which records to read, and no order of
-crashes can hide an unfinished (perhaps paid) job from them."""
+crashes can hide an unfinished (perhaps paid) job from them. The markers in
+``uploads/`` do the same for the clean-up of the user's bucket."""
 
 from __future__ import annotations
 
@@ -130,3 +131,27 @@ def test_recent_is_by_last_change_and_skips_junk(journal):
     assert [j.id for j in journal.recent(2)] == [jobs[0].id]  # the junk took a place and was dropped
     assert [j.id for j in journal.recent(3)] == [jobs[0].id, jobs[1].id]
     assert journal.recent(0) == []
+
+
+def test_a_job_is_marked_while_its_image_may_be_in_the_bucket(journal):
+    job = a_job(1, State.NEW)
+    journal.save(job)
+    assert journal.uploads.ids() == [] and journal.with_uploads() == []
+    job.delivery = {"route": "s3", "key": "tripo3d/abc.png", "deleted": False, "uploaded_at": None}
+    job.state = State.UPLOADING
+    journal.save(job)  # the key is on disk before the object exists: marked with it
+    assert journal.uploads.ids() == [job.id]
+    job.state = State.IMPORTED
+    journal.save(job)  # finished, object still there: still marked
+    assert [j.id for j in Journal(journal.directory).with_uploads()] == [job.id]
+    job.delivery["deleted"] = True
+    journal.save(job)
+    assert journal.uploads.ids() == [] and Journal(journal.directory).with_uploads() == []
+
+
+def test_a_journal_from_before_the_upload_markers_is_marked_once(journal):
+    job = a_job(1, delivery={"route": "s3", "key": "tripo3d/abc.png", "deleted": False})
+    journal.save(job)
+    shutil.rmtree(journal.uploads.directory)
+    again = Journal(journal.directory)
+    assert again.uploads.complete and [j.id for j in again.with_uploads()] == [job.id]

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import errors as E
 from .images import PreparedImage
-from .jobs import Job, State
+from .jobs import Job, State, keeps_an_upload
 from .journal import Journal
 from .storage_config import StorageConfig, parse_bucket_spec
 
@@ -201,7 +201,7 @@ def _reuse(job: Job, config: StorageConfig, store: "S3Storage", clock) -> str | 
 def object_due_for_deletion(job: Job, now: float) -> bool:
     """True once the gateway can no longer need the job's uploaded object."""
     record = job.delivery or {}
-    if record.get("route") != S3 or record.get("deleted") or not record.get("key"):
+    if not keeps_an_upload(record):
         return False
     if job.state in SERVER_DONE:
         return True
@@ -266,7 +266,7 @@ def sweep(journal: Journal, config: StorageConfig | None, *, clock: Callable[[],
     if config is None or not config.delete_after:
         return 0, []
     deleted, problems = 0, []
-    for job in journal.all():
+    for job in journal.with_uploads():  # only the records that may name an object
         if not object_due_for_deletion(job, clock()):
             continue
         lock = journal.try_lock(job.key)

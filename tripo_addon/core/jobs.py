@@ -64,6 +64,13 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+def keeps_an_upload(delivery) -> bool:
+    """Whether a job's delivery record says its image may still be in the
+    user's bucket (uploaded, or about to be, and not deleted yet)."""
+    return (isinstance(delivery, dict) and delivery.get("route") == "s3" and bool(delivery.get("key"))
+            and not delivery.get("deleted"))
+
+
 def idempotency_key(content_hash: str, params: dict) -> str:
     """Same image bytes (or URL) and same options give the same key."""
     import hashlib

@@ -24,9 +24,9 @@ import time
 from . import locks
 from .fsutil import quiet_remove as _quiet_remove
 from .fsutil import replace, unwritable
-from .jobs import FINISHED, Job
+from .jobs import FINISHED, Job, keeps_an_upload
 from .journal_index import KeyIndex
-from .journal_open import OpenMarkers
+from .journal_markers import MarkerSet
 from .journal_records import job_from as _job_from
 from .journal_records import read_record as _read_record
 from .locks import JobLock
@@ -54,15 +54,20 @@ class Journal:
         self.unsaved: dict[str, dict] = {}
         self.prune_locks()
         self.index = KeyIndex(os.path.join(directory, "index"))
-        self.open = OpenMarkers(os.path.join(directory, "open"))
-        need_index, need_open = not self.index.complete, not self.open.complete
-        if (need_index or need_open) and os.path.isdir(self.jobs_dir):
-            try:  # a journal from before the index or the markers: one full scan, once
+        #: The unfinished jobs (read at start-up) and those whose image may still be
+        #: in the user's bucket (read by the clean-up): see .journal_markers.
+        self.open = MarkerSet(os.path.join(directory, "open"))
+        self.uploads = MarkerSet(os.path.join(directory, "uploads"))
+        need = [m for m in (self.index, self.open, self.uploads) if not m.complete]
+        if need and os.path.isdir(self.jobs_dir):
+            try:  # a journal from before the index or a marker set: one full scan, once
                 jobs = self.all()
-                if need_index:
+                if self.index in need:
                     self.index.build((j.key, j.id) for j in jobs)
-                if need_open:
+                if self.open in need:
                     self.open.build(j.id for j in jobs if not j.finished)
+                if self.uploads in need:
+                    self.uploads.build(j.id for j in jobs if keeps_an_upload(j.delivery))
             except OSError:
                 pass  # unwritable: lookups and start-up scan until they can be built
 
@@ -96,7 +101,7 @@ class Journal:
         data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")  # TypeError: caller's bug
         with self._lock:
             try:
-                self._write(job.id, data, sync_folder=sync_folder, finished=job.finished)
+                self._write(job.id, data, record, sync_folder=sync_folder)
             except OSError as exc:
                 self.unsaved[job.id] = json.loads(data)  # a copy the caller cannot change
                 raise unwritable(self.jobs_dir, exc) from None
@@ -121,8 +126,7 @@ class Journal:
         written = 0
         for job_id, record in list(self.unsaved.items()):
             try:
-                self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"),
-                            finished=record.get("state") in FINISHED)
+                self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"), record)
             except OSError as exc:
                 if raise_on_failure:
                     raise unwritable(self.jobs_dir, exc) from None
@@ -131,9 +135,11 @@ class Journal:
             written += 1
         return written
 
-    def _write(self, job_id: str, data: bytes, sync_folder: bool = True, finished: bool = False) -> None:
-        if not finished:
-            self.open.mark(job_id)  # first: a crash may leave a marker too many, never one too few
+    def _write(self, job_id: str, data: bytes, record: dict, sync_folder: bool = True) -> None:
+        marks = ((self.open, record.get("state") not in FINISHED), (self.uploads, keeps_an_upload(record.get("delivery"))))
+        for markers, needed in marks:
+            if needed:
+                markers.mark(job_id)  # first: a crash may leave a marker too many, never one too few
         os.makedirs(self.jobs_dir, exist_ok=True)
         fd, tmp = _new_temp(self.jobs_dir, ".job-")
         try:
@@ -147,8 +153,9 @@ class Journal:
             raise
         if sync_folder:
             _fsync_dir(self.jobs_dir)
-        if finished:
-            self.open.clear(job_id)
+        for markers, needed in marks:
+            if not needed:
+                markers.clear(job_id)
 
     # -- reading ------------------------------------------------------------------
 
@@ -184,16 +191,25 @@ class Journal:
         return _by_age(jobs.values())
 
     def unfinished(self) -> list[Job]:
-        """Every job not finished yet, oldest first: only their records are read
-        (see .journal_open), however long the journal."""
-        if not self.open.complete:
-            return [j for j in self.all() if not j.finished]
-        jobs = {job.id: job for job in map(self.load, self.open.ids()) if job is not None and not job.finished}
+        """Every job not finished yet, oldest first: only their records are read, however long the journal."""
+        return self._marked(self.open, lambda job: not job.finished)
+
+    def with_uploads(self) -> list[Job]:
+        """Every job whose image may still be in the user's bucket, oldest first (only their records are read)."""
+        return self._marked(self.uploads, lambda job: keeps_an_upload(job.delivery))
+
+    def _marked(self, markers: MarkerSet, wanted) -> list[Job]:
+        if not markers.complete:
+            return [j for j in self.all() if wanted(j)]
+        jobs = {job.id: job for job in map(self.load, markers.ids()) if job is not None and wanted(job)}
         with self._lock:
             pending = list(self.unsaved.values())
-        for job in map(_job_from, pending):
-            if job is not None and not job.finished:
-                jobs[job.id] = job
+        for job in map(_job_from, pending):  # newer than the disk
+            if job is not None:
+                if wanted(job):
+                    jobs[job.id] = job
+                else:
+                    jobs.pop(job.id, None)
         return _by_age(jobs.values())
 
     def recent(self, count: int) -> list[Job]:
@@ -240,7 +256,8 @@ class Journal:
         with self._lock:
             self.unsaved.pop(job_id, None)
             _quiet_remove(self._path(job_id))
-            self.open.clear(job_id)  # after the record: a crash leaves a marker too many, harmless
+            for markers in (self.open, self.uploads):
+                markers.clear(job_id)  # after the record: a crash leaves a marker too many, harmless
 
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""

@@ -1,22 +1,24 @@
-"""Which jobs are unfinished, without reading every record.
+"""Which records to read for one purpose, without reading every record.
 
-One empty file per unfinished job (``open/<job id>``): made before the job's
-first unfinished record is written and removed after its finished record is,
-so a crash can leave a marker too many (one extra record read at start-up,
-skipped because the record says finished) but never one too few. Start-up
-reads only these records, however long the journal. A journal written before
-the markers existed is marked once, by one full scan, when it is first opened.
+A marker set is a folder of empty files, one per job id. ``open/`` marks the
+unfinished jobs (start-up reads only those), ``uploads/`` the jobs whose
+uploaded image is still in the user's bucket (the clean-up reads only those).
+A marker is made before the record that needs it is written and removed after
+the record that no longer needs it, so a crash can leave a marker too many
+(one extra record read, skipped because the record says otherwise) but never
+one too few. A journal written before a set existed is marked once, by one
+full scan, when it is first opened.
 """
 
 from __future__ import annotations
 
 import os
 
-#: Written once every unfinished record of the journal has its marker.
+#: Written once every record of the journal that needs a marker has it.
 COMPLETE_MARKER = ".complete"
 
 
-class OpenMarkers:
+class MarkerSet:
     def __init__(self, directory: str):
         self.directory = directory
 
@@ -29,16 +31,16 @@ class OpenMarkers:
         return "".join(c for c in str(job_id) if c.isalnum())
 
     def mark(self, job_id: str) -> None:
-        """Note the job as unfinished. Raises OSError when the marker cannot be made."""
-        # Made at every unfinished save, not once: another process may have
-        # finished the job (and removed the marker) since this one last saw it.
+        """Mark the job. Raises OSError when the marker cannot be made."""
+        # Made at every save that needs it, not once: another process may have
+        # removed it (the job finished there) since this one last saw the job.
         safe = self._safe(job_id)
         if safe:
             os.makedirs(self.directory, exist_ok=True)
             os.close(os.open(os.path.join(self.directory, safe), os.O_WRONLY | os.O_CREAT, 0o600))
 
     def clear(self, job_id: str) -> None:
-        """The job is finished. Never raises: a marker left behind costs one read."""
+        """The job no longer needs its marker. Never raises: a marker left behind costs one read."""
         safe = self._safe(job_id)
         if safe:
             try:
@@ -53,9 +55,9 @@ class OpenMarkers:
             return []
         return [n for n in names if not n.startswith(".")]
 
-    def build(self, unfinished_ids) -> None:
-        """Mark every unfinished job of a full scan, then mark the set complete."""
-        for job_id in unfinished_ids:
+    def build(self, job_ids) -> None:
+        """Mark these jobs (those of a full scan that need it), then mark the set complete."""
+        for job_id in job_ids:
             self.mark(job_id)
         os.makedirs(self.directory, exist_ok=True)
         with open(os.path.join(self.directory, COMPLETE_MARKER), "w", encoding="ascii") as f:
