@@ -19,6 +19,8 @@ P3b  1,000 jobs of 1 s (0.3 + 0.7) at --jobs 32 vs the ideal ceil(1000/32) x
      (ru_maxrss from wait4) and its growth per job against a 100-job run.
 P4   a 500 MB GLB (an asset of the simulator) through GatewayClient.download in
      its own process: peak RSS growth, and speed vs curl -o of the same URL.
+     Info rows: the same download without waiting for the disk, and the same
+     bytes written from memory as a download writes them (the disk's ceiling).
 P5   the import step (service.import_job; also importer.import_glb) vs a bare
      bpy.ops.import_scene.gltf of the same Tripo-like GLB (glb_tripo_like.py),
      each in a fresh empty scene, median of 5 in rotating order.

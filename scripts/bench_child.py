@@ -93,13 +93,15 @@ def p4(sim, key: str, size: int, runs: int) -> list[dict]:
     url = sim.add_asset("bench-big.glb", data, "model/gltf-binary")
     del data
     work = tempfile.mkdtemp(prefix="bench-p4-")
-    ours, curl, growth, no_flush = [], [], [], []
+    ours, curl, growth, no_flush, disk = [], [], [], [], []
     try:
-        for i in range(runs):  # rotating: curl, add-on, add-on without the disk flush, ...
-            order = ("curl", "addon", "no-flush")
-            for who in order[i % 3:] + order[:i % 3]:
+        for i in range(runs):  # rotating: curl, add-on, add-on without the disk flush, the disk alone, ...
+            order = ("curl", "addon", "no-flush", "disk")
+            for who in order[i % 4:] + order[:i % 4]:
                 dest = os.path.join(work, f"{who}.glb")
-                if who == "curl":
+                if who == "disk":
+                    disk.append(_durable_write_seconds(dest, size))
+                elif who == "curl":
                     t = time.perf_counter()
                     subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", dest, url], check=True)
                     curl.append(time.perf_counter() - t)
@@ -129,7 +131,38 @@ def p4(sim, key: str, size: int, runs: int) -> list[dict]:
          "the gap to the row above is the disk, which curl does not wait for)",
          "value": mb / statistics.median(no_flush), "base": mb / t_curl,
          "ratio": t_curl / statistics.median(no_flush), "unit": "MB/s", "target": "(info)", "ok": None},
+        {"row": "P4", "what": "the disk's own ceiling: the same bytes written from memory as a download writes them "
+         "(flushed as they come, fsynced at the end), no network: the fastest a download that waits for the disk "
+         "can be here",
+         "value": mb / statistics.median(disk), "base": mb / t_curl,
+         "ratio": t_curl / statistics.median(disk), "unit": "MB/s", "target": "(info)", "ok": None},
     ]
+
+
+def _durable_write_seconds(path: str, size: int) -> float:
+    """Write ``size`` bytes from memory in 256 KB blocks the way a download
+    writes them (flushed in the background as they come, fsynced at the end):
+    what the disk alone allows, no network."""
+    sys.path.insert(0, REPO)
+    from tripo_addon.core.download import _Flusher
+
+    block = os.urandom(256 * 1024)
+    t = time.perf_counter()
+    with open(path, "wb") as f:
+        flusher, written = _Flusher(path), 0
+        try:
+            while written < size:
+                part = block[: size - written]
+                f.write(part)
+                written += len(part)
+                flusher.wrote(written)
+        finally:
+            flusher.close()
+        f.flush()
+        os.fsync(f.fileno())
+    seconds = time.perf_counter() - t
+    os.remove(path)
+    return seconds
 
 
 # -- P5: the import step ---------------------------------------------------------------
