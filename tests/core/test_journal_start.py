@@ -50,6 +50,19 @@ def test_start_reads_only_unfinished_records_and_the_newest_others(journal, read
     assert {j.id for j in fresh.unfinished()} == {j.id for j in waiting}
 
 
+def test_start_reads_an_unfinished_job_changed_lately_once(journal, reads):
+    """A batch stopped mid-run: its unfinished jobs are also the records changed last."""
+    for i in range(10):
+        journal.save(a_job(i))
+    waiting = [a_job(100 + i, State.QUEUED, request_id=f"tripo3d-v2-5-413_{i}") for i in range(3)]
+    for job in waiting:
+        journal.save(job)
+    reads.clear()
+    got = Journal(journal.directory).at_start(history=5)
+    assert {j.id for j in got if not j.finished} == {j.id for j in waiting} and len(got) == 5
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == 5
+
+
 def test_a_job_is_marked_while_unfinished_and_again_when_it_is_retried(journal):
     job = a_job(1, State.NEW)
     journal.save(job)

@@ -29,6 +29,7 @@ from .journal_index import KeyIndex
 from .journal_markers import MarkerSet
 from .journal_records import job_from as _job_from
 from .journal_records import read_record as _read_record
+from .journal_records import record_stem
 from .locks import JobLock
 
 __all__ = ["JobLock", "Journal"]
@@ -160,8 +161,7 @@ class Journal:
     # -- reading ------------------------------------------------------------------
 
     def _path(self, job_id: str) -> str:
-        safe = "".join(c for c in str(job_id) if c.isalnum())
-        return os.path.join(self.jobs_dir, f"{safe}.json")
+        return os.path.join(self.jobs_dir, f"{record_stem(job_id)}.json")
 
     def load(self, job_id: str) -> Job | None:
         """The job, or None when there is none or the file is not a job record (never raises)."""
@@ -187,7 +187,7 @@ class Journal:
         for job_id, record in pending.items():  # newer than the disk
             job = _job_from(record)
             if job is not None:
-                jobs["".join(c for c in job_id if c.isalnum())] = job
+                jobs[record_stem(job_id)] = job
         return _by_age(jobs.values())
 
     def unfinished(self) -> list[Job]:
@@ -213,7 +213,11 @@ class Journal:
         return _by_age(jobs.values())
 
     def recent(self, count: int) -> list[Job]:
-        """The ``count`` jobs whose records changed last, oldest first (one stat a record, no reads)."""
+        """The ``count`` jobs whose records changed last, oldest first."""
+        return _by_age(job for job in map(self.load, self._changed_last(count)) if job is not None)
+
+    def _changed_last(self, count: int) -> list[str]:
+        """The record names of the ``count`` records changed last (one stat a record, no reads)."""
         stamped = []
         try:
             with os.scandir(self.jobs_dir) as entries:
@@ -229,14 +233,18 @@ class Journal:
             import heapq  # only for a long journal: a short one is read whole
 
             stamped = heapq.nlargest(count, stamped) if count > 0 else []
-        newest = [job_id for _, job_id in stamped]
-        return _by_age(job for job in map(self.load, newest) if job is not None)
+        return [name for _, name in stamped]
 
     def at_start(self, history: int = START_HISTORY) -> list[Job]:
         """What start-up needs, oldest first: every unfinished job and the
-        ``history`` jobs changed last (for the job list), not the whole journal."""
-        jobs = {job.id: job for job in self.recent(history)}
-        jobs.update((job.id, job) for job in self.unfinished())
+        ``history`` jobs changed last (for the job list), not the whole journal.
+        Each record is read once: an unfinished job changed lately is not read again."""
+        jobs = {record_stem(job.id): job for job in self.unfinished()}
+        for name in self._changed_last(history):
+            if name not in jobs:
+                job = self.load(name)
+                if job is not None:
+                    jobs[name] = job
         return _by_age(jobs.values())
 
     def find_by_key(self, key: str) -> Job | None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from .journal_records import record_stem
+
 #: Written once every record of the journal that needs a marker has it.
 COMPLETE_MARKER = ".complete"
 
@@ -26,22 +28,18 @@ class MarkerSet:
     def complete(self) -> bool:
         return os.path.exists(os.path.join(self.directory, COMPLETE_MARKER))
 
-    @staticmethod
-    def _safe(job_id: str) -> str:
-        return "".join(c for c in str(job_id) if c.isalnum())
-
     def mark(self, job_id: str) -> None:
         """Mark the job. Raises OSError when the marker cannot be made."""
         # Made at every save that needs it, not once: another process may have
         # removed it (the job finished there) since this one last saw the job.
-        safe = self._safe(job_id)
+        safe = record_stem(job_id)  # the record's own name: a marker is loaded by it
         if safe:
             os.makedirs(self.directory, exist_ok=True)
             os.close(os.open(os.path.join(self.directory, safe), os.O_WRONLY | os.O_CREAT, 0o600))
 
     def clear(self, job_id: str) -> None:
         """The job no longer needs its marker. Never raises: a marker left behind costs one read."""
-        safe = self._safe(job_id)
+        safe = record_stem(job_id)
         if safe:
             try:
                 os.remove(os.path.join(self.directory, safe))

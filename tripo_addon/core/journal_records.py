@@ -14,6 +14,12 @@ from .jobs import Job
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
+def record_stem(job_id: str) -> str:
+    """The name of a job's record file without ``.json`` (and of its markers):
+    letters and digits only, so no id can reach outside the journal's folders."""
+    return "".join(c for c in str(job_id) if c.isalnum())
+
+
 def read_record(path: str) -> dict | None:
     """The JSON object in ``path``, or None for anything else (never raises)."""
     import json  # here, not at the top: registering the add-on reads no record when there are none
