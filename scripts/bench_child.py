@@ -142,8 +142,8 @@ def p4(sim, key: str, size: int, runs: int) -> list[dict]:
 def _durable_write_seconds(path: str, size: int) -> float:
     """Write ``size`` bytes from memory in 256 KB blocks the way a download
     writes them (flushed in the background as they come, fsynced at the end):
-    what the disk alone allows, no network."""
-    sys.path.insert(0, REPO)
+    what the disk alone allows, no network. Runs in the bench's own process
+    (the repository is on its path)."""
     from tripo_addon.core.download import _Flusher
 
     block = os.urandom(256 * 1024)
@@ -370,29 +370,32 @@ def _with_bytecode(env: dict) -> dict:
     return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _register_ms(runs: int, env: dict) -> list[dict]:
-    """One user folder for all runs, made by a first start that is not counted:
-    a second start finds its journal folders (making them took ~10 ms here)."""
-    e = dict(env, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="bench-p6-"))
-    try:
-        run_child(["p6"], env=e)
-        return [run_child(["p6"], env=e) for _ in range(runs)]
-    finally:
-        shutil.rmtree(e["BLENDER_USER_RESOURCES"], ignore_errors=True)
-
-
-def start_ms(homes: list[str], runs: int, env: dict) -> list[float]:
-    """For each user folder: median ms of import tripo_addon + register() in
-    fresh processes (after one uncounted start that compiles the bytecode).
-    The runs take turns, so a change of machine speed touches every folder."""
-    env = _with_bytecode(env)
-    times: list[list[float]] = [[] for _ in homes]
+def _starts(homes: list[str], runs: int, env: dict) -> list[list[dict]]:
+    """For each user folder, ``runs`` fresh starts (child_p6 results), after
+    one start that is not counted: it compiles the bytecode and makes the
+    journal folders (~10 ms here), as a user's first start does. The runs take
+    turns, so a change of machine speed touches every folder alike."""
+    results: list[list[dict]] = [[] for _ in homes]
     for home in homes:
         run_child(["p6"], env=dict(env, BLENDER_USER_RESOURCES=home))
     for _ in range(runs):
         for i, home in enumerate(homes):
-            times[i].append(run_child(["p6"], env=dict(env, BLENDER_USER_RESOURCES=home))["addon"] * 1000)
-    return [statistics.median(t) for t in times]
+            results[i].append(run_child(["p6"], env=dict(env, BLENDER_USER_RESOURCES=home)))
+    return results
+
+
+def _register_ms(runs: int, env: dict) -> list[dict]:
+    home = tempfile.mkdtemp(prefix="bench-p6-")
+    try:
+        return _starts([home], runs, env)[0]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def start_ms(homes: list[str], runs: int, env: dict) -> list[float]:
+    """For each user folder: median ms of import tripo_addon + register() in fresh processes."""
+    return [statistics.median(r["addon"] for r in results) * 1000
+            for results in _starts(homes, runs, _with_bytecode(env))]
 
 
 def p6(sim, runs: int, env: dict) -> list[dict]:
