@@ -59,4 +59,6 @@ def test_registering_loads_neither_the_importer_nor_generate(user_res):
     assert "tripo_addon.blender.ui" in loaded, proc.stderr[-3000:]
     for lazy in ("importer", "generate", "image_source", "prerequisites"):
         assert f"tripo_addon.blender.{lazy}'" not in loaded, loaded
+    for lazy in ("delivery", "runner", "images", "storage_config", "gateway"):  # loaded by the first job
+        assert f"tripo_addon.core.{lazy}'" not in loaded, loaded
     assert "AFTER True" in proc.stdout  # the public name still works, loading it then
