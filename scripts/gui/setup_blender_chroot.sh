@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build (once) a Debian trixie chroot that holds a real Blender 4.3 plus Xvfb,
-# for the GUI test harness (see scripts/gui/run_blender_gui.sh).
+# Build (once) a Debian chroot that holds a real Blender plus Xvfb, for the GUI
+# test harness (see scripts/gui/run_blender_gui.sh): trixie's Blender 4.3 by
+# default, or another suite's (sid has Blender 5.x).
 #
-# Usage: scripts/gui/setup_blender_chroot.sh [ROOT]
-#   ROOT defaults to <repo>/.cache/trixie
+# Usage: scripts/gui/setup_blender_chroot.sh [ROOT [SUITE]]
+#   ROOT defaults to <repo>/.cache/SUITE, SUITE to trixie (or $TRIPO_GUI_SUITE)
 #
-# Idempotent: if ROOT/usr/bin/blender exists and runs, nothing is done.
+# Idempotent: if ROOT/usr/bin/blender runs and every package below (plus the
+# extra ones) is installed, nothing is done; missing packages are added to an
+# existing chroot. A chroot of another suite than SUITE is refused.
 # Needs root. Downloads ~1.8 GB from the Debian mirror apt on this host already
 # uses (read from /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list).
 #
@@ -17,12 +20,15 @@
 # Environment:
 #   TRIPO_GUI_DEBIAN_MIRROR  override the mirror URL
 #   TRIPO_GUI_EXTRA_PACKAGES extra packages to install in the chroot
+#                            (e.g. python3-venv nodejs for the bpy legs, see
+#                            scripts/bootstrap_matrix.sh)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
-ROOT="${1:-$REPO/.cache/trixie}"
-SUITE=trixie
+SUITE="${2:-${TRIPO_GUI_SUITE:-trixie}}"
+ROOT="${1:-$REPO/.cache/$SUITE}"
+case "$SUITE" in ''|*[!a-z0-9-]*) echo "[setup_blender_chroot] bad suite: $SUITE" >&2; exit 2 ;; esac
 # xvfb/xauth: X server for the GUI; libgl1-mesa-dri: software OpenGL (llvmpipe);
 # imagemagick: `import -window root` screenshots; xdotool: synthetic clicks/keys;
 # fonts-dejavu-core: a fallback font for ImageMagick/X (Blender ships its own);
@@ -82,6 +88,20 @@ blender_works() {  # exit 0 if ROOT has a running blender
     ' _ "$ROOT" 2>/dev/null | grep -q '^Blender [0-9]'
 }
 
+missing_packages() {  # print the wanted packages not installed in ROOT (read from the host)
+    local p status
+    for p in $PACKAGES; do
+        status="$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
+        [ "$status" = installed ] || printf '%s ' "$p"
+    done
+}
+
+root_suite() {  # the suite ROOT was made from (chroots made before this was noted: trixie)
+    local s=""
+    [ -f "$ROOT/.tripo-debootstrap-done" ] && s="$(head -n1 "$ROOT/.tripo-debootstrap-done")"
+    echo "${s:-trixie}"
+}
+
 fix_chroot() {
     # Blender's file browser reads /etc/mtab, which minbase does not create.
     [ -e "$ROOT/etc/mtab" ] || [ -L "$ROOT/etc/mtab" ] || ln -s ../proc/self/mounts "$ROOT/etc/mtab"
@@ -89,7 +109,11 @@ fix_chroot() {
 
 # Re-exec inside a private mount namespace (after the cheap "already done" check).
 if [ -z "${_TRIPO_SETUP_IN_NS:-}" ]; then
-    if blender_works; then
+    if [ -f "$ROOT/.tripo-debootstrap-done" ] && [ "$(root_suite)" != "$SUITE" ]; then
+        log "$ROOT is a $(root_suite) chroot, not $SUITE; use another ROOT"
+        exit 2
+    fi
+    if [ -z "$(missing_packages)" ] && blender_works; then
         fix_chroot
         log "blender already works in $ROOT: nothing to do ($(elapsed "$T_START") s)"
         exit 0
@@ -149,7 +173,7 @@ if [ ! -x "$ROOT/usr/bin/apt-get" ] || [ ! -f "$ROOT/.tripo-debootstrap-done" ];
     debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 || {
         log "debootstrap failed; last lines of $ROOT.debootstrap.log:"; tail -n 20 "$ROOT.debootstrap.log" >&2; exit 5; }
     rm -f "$ROOT.debootstrap.log"
-    touch "$ROOT/.tripo-debootstrap-done"
+    echo "$SUITE" >"$ROOT/.tripo-debootstrap-done"
     log "debootstrap done ($(elapsed "$t") s)"
 fi
 
