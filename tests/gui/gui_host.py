@@ -19,7 +19,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
 SETUP = os.path.join(GUI_SCRIPTS, "setup_blender_chroot.sh")
 RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
-ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", "trixie")
+#: The Debian suite whose Blender the window tests run (trixie: 4.3; sid has
+#: 5.x), and its chroot. scripts/test.sh sets both for its window-test legs.
+SUITE = os.environ.get("TRIPO_GUI_SUITE") or "trixie"
+ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", SUITE)
 GENERATE_GUI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generate_gui.py")
 
 #: Python modules Debian's blender package does not pull in (blender.org builds
@@ -73,6 +76,14 @@ def _has_module(root: str, module: str) -> bool:
 def missing_chroot_packages(root: str) -> list[str]:
     """Debian packages to install so Blender's importer works in the chroot."""
     return [package for module, package in CHROOT_PYTHON_PACKAGES.items() if not _has_module(root, module)]
+
+
+def chroot_blender_version(root: str = ROOT) -> str:
+    """The upstream version of the chroot's Debian blender package ("4.3.2",
+    "5.2.2"), read from its dpkg database: what bpy.app.version_string starts with."""
+    proc = subprocess.run(["dpkg-query", f"--admindir={os.path.join(root, 'var', 'lib', 'dpkg')}", "-W",
+                           "-f=${Version}", "blender"], check=True, capture_output=True, text=True)
+    return re.sub(r"^\d+:", "", proc.stdout.strip()).split("+")[0].split("-")[0]
 
 
 def has_system_requests(root: str = ROOT) -> bool:
@@ -135,7 +146,7 @@ def ensure_chroot(root: str = ROOT, timeout: float = 3600) -> dict:
     """Build (or reuse) the chroot as a Debian user has it after `apt install
     blender python3-numpy`: numpy there, requests not. Returns timings."""
     t0 = time.monotonic()
-    proc = subprocess.run(["bash", SETUP, root], check=False, capture_output=True, text=True,
+    proc = subprocess.run(["bash", SETUP, root, SUITE], check=False, capture_output=True, text=True,
                           timeout=timeout)
     setup_s = time.monotonic() - t0
     if proc.returncode != 0:
