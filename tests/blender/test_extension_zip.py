@@ -93,6 +93,52 @@ print("JSON" + json.dumps({"enabled": pkg in bpy.context.preferences.addons, "st
 """
 
 
+# Enables, disables and enables the installed extension, then reloads it the
+# two ways a session can (Blender's own: re-enabling after its __init__.py
+# changed on disk reloads the package; a developer's: its modules dropped from
+# sys.modules and imported afresh), and after each step notes what is
+# registered; then a job runs to the end. (F3 > Reload Scripts,
+# bpy.ops.script.reload(), is left out: after it the bpy module's Python
+# process hangs at exit, with or without any add-on; checked on 4.5.3.)
+REREGISTER_AND_RELOAD = r"""
+import bpy, json, os, sys
+from importlib import import_module
+zip_path, image = %r, %r
+pkg = "bl_ext.user_default.tripo3d"
+steps = []
+def note(step):
+    handlers = [h for h in bpy.app.handlers.load_post if getattr(h, "__module__", "").startswith(pkg)]
+    steps.append({"step": step, "enabled": pkg in bpy.context.preferences.addons,
+                  "operator": hasattr(bpy.types, "TRIPO3D_OT_generate"),
+                  "panel": hasattr(bpy.types, "TRIPO3D_PT_generate_view3d"),
+                  "prefs": hasattr(getattr(bpy.context.preferences.addons.get(pkg), "preferences", None), "api_key"),
+                  "load_post": len(handlers), "module": id(sys.modules.get(pkg))})
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+note("installed")
+bpy.ops.preferences.addon_disable(module=pkg)
+note("disabled")
+bpy.ops.preferences.addon_enable(module=pkg)
+note("enabled again")
+bpy.ops.preferences.addon_disable(module=pkg)
+init = sys.modules[pkg].__file__
+os.utime(init, (os.path.getmtime(init) + 2,) * 2)
+bpy.ops.preferences.addon_enable(module=pkg)
+note("reloaded by Blender")
+bpy.ops.preferences.addon_disable(module=pkg)
+for name in [m for m in sys.modules if m == pkg or m.startswith(pkg + ".")]:
+    del sys.modules[name]
+bpy.ops.preferences.addon_enable(module=pkg)
+note("imported afresh")
+bpy.context.preferences.system.use_online_access = True
+job = import_module(pkg + ".api").generate(image, wait=True, timeout=60)
+steps.append({"step": "job", "state": str(job.state), "error": str(job.error or ""),
+              "objects": list(job.objects or [])})
+bpy.ops.preferences.addon_disable(module=pkg)
+note("disabled at the end")
+print("JSON" + json.dumps(steps))
+"""
+
+
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory):
     return build(out_dir=str(tmp_path_factory.mktemp("dist")))  # Blender's build and validate; raises on failure
@@ -189,4 +235,24 @@ def test_without_a_system_requests_the_bundled_wheels_do_the_work(built_zip, sim
     wheels_dir = str(user_res / "extensions" / ".local")
     assert all(d.startswith(wheels_dir) for d in _dirs(got)) and set(got["modules"]) == set(WHEEL_MODULES), got
     assert all(got["modules"].values()), got
+    assert sim.stats()["submits"] == 1
+
+
+def test_enable_disable_enable_and_reload_in_one_process_then_a_job_runs(built_zip, sim, tmp_path, image_files):
+    proc = run_python(REREGISTER_AND_RELOAD % (built_zip, image_files["png"]),
+                      env={"BLENDER_USER_RESOURCES": str(tmp_path / "user"), "PIXAZO_API_KEY": SIM_KEY,
+                           "PIXAZO_BASE_URL": sim.url})
+    *steps, end = probe(proc)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = steps.pop()
+    on = {"enabled": True, "operator": True, "panel": True, "prefs": True, "load_post": 1}
+    off = {"enabled": False, "operator": False, "panel": False, "prefs": False, "load_post": 0}
+    seen = {s.pop("step"): s for s in steps}
+    modules = {step: seen[step].pop("module") for step in seen}
+    assert seen == {"installed": on, "disabled": off, "enabled again": on, "reloaded by Blender": on,
+                    "imported afresh": on}, seen
+    assert "module changed on disk" in proc.stdout, proc.stdout[-2000:]   # Blender did reload it
+    assert modules["imported afresh"] != modules["installed"]
+    assert job["state"].lower().endswith("imported") and job["objects"], job
+    assert {k: end[k] for k in off} == off, end
     assert sim.stats()["submits"] == 1
