@@ -44,7 +44,7 @@ from gateway_sim import (  # noqa: E402
 from glb_from_image import glb_from_image  # noqa: E402
 
 KEY = "sim-key"
-GLTF_VALIDATOR_VERSION = "2.0.0-dev.3.10"
+GLTF_VALIDATOR_VERSION = "2.0.0-dev.3.10"  # scripts/bootstrap_matrix.sh reads this line
 NODE_PREFIX = REPO / ".cache" / "node"
 VALIDATOR_DIR = NODE_PREFIX / "node_modules" / "gltf-validator"
 
