@@ -125,7 +125,7 @@ def _glb_with(doc: dict) -> bytes:
 def test_skinned_or_unreadable_models_take_the_operator_path(tmp_path):
     """Bones need Edit mode, an operator: such models (and files whose
     description cannot be read) are imported by the operator, not the entry point."""
-    from tripo_addon.blender.importer import _has_skins
+    from tripo_addon.blender.gltf_fast_path import has_skins as _has_skins
 
     cases = {"plain": ({"asset": {"version": "2.0"}}, False),
              "skinned": ({"asset": {"version": "2.0"}, "skins": [{"joints": [0]}]}, True)}

@@ -10,16 +10,15 @@ the scene is as it was.
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
+import re
 from dataclasses import dataclass
 
 import bpy
 from mathutils import Matrix, Vector
 
 from ..core.errors import ImportFailed
-from ..core.glb import MAX_JSON_CHUNK, check_glb_file, external_references, json_chunk
+from ..core.glb import check_glb_file, external_references
+from . import gltf_fast_path
 from .compat import draco_decoder_missing
 from .import_options import ImportOptions  # noqa: F401  (public here too)
 from .viewport import world_bounds
@@ -65,6 +64,19 @@ def _find_layer_collection(layer_coll, collection):
     return None
 
 
+def _layer_collection_of(view_layer, collection):
+    """``collection``'s layer collection in ``view_layer``. From 5.2 a new
+    scene's view layer has no layer collections until it is synced, which
+    ``ViewLayer.update`` does; a synced one is searched as it is."""
+    if view_layer.layer_collection is None:
+        view_layer.update()
+    found = _find_layer_collection(view_layer.layer_collection, collection)
+    if found is None:
+        view_layer.update()
+        found = _find_layer_collection(view_layer.layer_collection, collection)
+    return found
+
+
 def _copy_excluded(work_layer_coll, layers, target) -> None:
     """Scenes of a multi-scene glTF other than the default one come excluded
     (the importer excludes them in the view layer it ran in): the same here."""
@@ -75,70 +87,15 @@ def _copy_excluded(work_layer_coll, layers, target) -> None:
             child.exclude = child.exclude or child.name in excluded
 
 
-class _Reports:
-    """Stands in for the operator: the importer reports through ``self.report``."""
-
-    def __init__(self):
-        self.errors: list[str] = []
-
-    def report(self, kinds, text: str) -> None:
-        if "ERROR" in kinds:
-            self.errors.append(text)
-
-
-def _has_skins(path: str) -> bool:
-    """True also when the JSON is unreadable: the operator then refuses it in its own words."""
-    found = json_chunk(path)
-    if found is None or found[0] > MAX_JSON_CHUNK:
-        return True
-    try:
-        return bool(json.loads(found[1]).get("skins"))
-    except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
-        return True
-
-
-def _direct_import(path: str):
-    """Run the glTF operator's importer as a plain function, in the context's
-    scene; None if that is not possible here. Not ``bpy.ops`` under
-    ``temp_override``: an operator call releases the GIL, then reads the
-    override's dict from C, which with Python 3.11 crashes Blender when a
-    worker thread holds the GIL meanwhile. So this runs only where the
-    importer calls no operator itself: it can skip its select_all (4.5 and
-    5.0 can, 4.2 cannot), and the model has no skins (bones use Edit mode)."""
-    run = getattr(getattr(bpy.types, "IMPORT_SCENE_OT_gltf", None), "unit_import", None)
-    props = bpy.ops.import_scene.gltf.get_rna_type().properties
-    if run is None or "import_select_created_objects" not in props or _has_skins(path):
-        return None
-
-    def default(p):
-        if p.type == "ENUM" and p.is_enum_flag:
-            return set(p.default_flag)
-        return tuple(p.default_array) if getattr(p, "is_array", False) else p.default
-
-    # What the operator passes (its as_keywords() and user extensions), with its defaults.
-    settings = {p.identifier: default(p) for p in props if p.type not in ("COLLECTION", "POINTER")}
-    settings.update(filepath=path, import_select_created_objects=False, import_user_extensions=[
-        sys.modules[a].glTF2ImportUserExtension() for a in bpy.context.preferences.addons.keys()
-        if hasattr(sys.modules.get(a), "glTF2ImportUserExtension")])
-
-    def call():
-        reports = _Reports()
-        try:
-            result = run(reports, path, settings)
-        except Exception as exc:  # worded as the operator would raise it
-            raise RuntimeError("Error: Python: " + "".join(traceback.format_exception(exc))) from None
-        if reports.errors:
-            raise RuntimeError("Error: " + "\n".join(reports.errors))
-        return result
-    return call
-
-
 def _importer_reason(exc: Exception) -> str:
     """The importer's own words, without the traceback it sometimes carries."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     if any("Traceback" in ln for ln in lines):
         lines = lines[-1:]  # e.g. "KeyError: 7": the file's structure is broken
-    text = " ".join(" ".join(lines).replace("Error:", "").split())
+    # The operator words it "Error: Python: ...": drop those prefixes, not
+    # the "Error:" inside a name such as "KeyError:".
+    lines = [re.sub(r"^(?:Error:\s*)?(?:Python:\s*)?", "", ln) for ln in lines]
+    text = " ".join(" ".join(lines).split())
     return (text[:160] + "...") if len(text) > 160 else (text or "unknown error")
 
 
@@ -148,13 +105,34 @@ DRACO_MISSING = ("Could not import the model for {name}: this Blender build cann
 
 def import_glb(path: str, name: str, options: ImportOptions | None = None, provenance: dict | None = None,
                context=None) -> ImportResult:
-    """Import ``path`` as ``name``. Raises :class:`ImportFailed`, leaving the scene unchanged."""
+    """Import ``path`` as ``name``. Raises :class:`ImportFailed`, leaving the scene unchanged.
+
+    The glTF operator is the contract. Where the importer's own entry point
+    can be used (see .gltf_fast_path), it is tried first, because it keeps
+    imports into a big scene fast; if it fails in any way, the scene is put
+    back and the operator imports the model, so only the operator's verdict
+    can fail a job."""
     options = options or ImportOptions()
     context = context or bpy.context
     problem = check_glb_file(path) or external_references(path)
     if problem:
         raise ImportFailed(f"Could not import the model for {name}: {problem}.")
+    fast = gltf_fast_path.entry_point(path)
+    if fast is not None:
+        try:
+            return _import(path, name, options, provenance, context, fast)
+        except Exception as exc:  # the scene is as it was: the operator decides
+            fast_failure = exc
+    result = _import(path, name, options, provenance, context, None)
+    if fast is not None:
+        gltf_fast_path.give_up(fast_failure)
+    return result
 
+
+def _import(path: str, name: str, options: ImportOptions, provenance: dict | None, context,
+            fast) -> ImportResult:
+    """One attempt: through ``fast`` (the entry point, in a scratch scene), or
+    the operator when it is None. Raises :class:`ImportFailed`, the scene as it was."""
     scene = context.scene
     view_layer = context.view_layer
     if context.mode != "OBJECT" and view_layer.objects.active is not None:
@@ -185,18 +163,17 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
             if parent is None:
                 parent = bpy.data.collections.new(options.collection)
                 scene.collection.children.link(parent)
-        if _find_layer_collection(view_layer.layer_collection, parent) is None:
+        if _layer_collection_of(view_layer, parent) is None:
             raise ImportFailed(f"The collection {parent.name} is not in the current view layer; pick another.")
         target = bpy.data.collections.new(name)
-        direct = _direct_import(path)
-        # Else the operator, in the user's scene as before (slower in a big scene).
-        home, layer = (work.collection, work_layer) if direct else (scene.collection, view_layer)
-        (home if direct else parent).children.link(target)
-        layer.active_layer_collection = _find_layer_collection(layer.layer_collection, target)
+        # Else the operator, in the user's scene (slower in a big scene).
+        home, layer = (work.collection, work_layer) if fast else (scene.collection, view_layer)
+        (home if fast else parent).children.link(target)
+        layer.active_layer_collection = _layer_collection_of(layer, target)
         try:
-            if direct:
+            if fast:
                 with context.temp_override(scene=work, view_layer=work_layer):
-                    result = direct()
+                    result = fast()
             else:
                 result = bpy.ops.import_scene.gltf(filepath=path)
         except RuntimeError as exc:
@@ -221,7 +198,7 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
             raise ImportFailed(f"The model for {name} holds no objects; the scene was not changed.")
         layer.update()
         top = _place(new_objects, target, name, options, context, old_selected, layer)
-        if direct:
+        if fast:
             parent.children.link(target)
             _copy_excluded(work_layer.layer_collection.children[0], view_layer.layer_collection, target)
     except ImportFailed:
@@ -233,7 +210,10 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
         _remove_new(work.session_uid)
         view_layer.active_layer_collection = old_active_layer
         restore_selection()
-        raise ImportFailed(f"Importing the model for {name} failed ({type(exc).__name__}: {exc}); the scene was not changed.") from None
+        raise ImportFailed(
+            f"Importing the model for {name} stopped on an internal error ({type(exc).__name__}); the scene was not "
+            "changed and the downloaded model is kept, so Import Again (or the same batch again) imports it "
+            "without a new charge.") from exc
     finally:
         # Nothing refers to the scratch scene (its collection is emptied first),
         # so it is freed as is: removing it the usual way looks for users in

@@ -76,6 +76,11 @@ def import_job(job: Job, options: ImportOptions | None = None, context=None) -> 
     try:
         result = import_glb(job.glb_path or "", model_name(job), options, provenance, context=context)
     except E.ImportFailed as exc:
+        if exc.__cause__ is not None:  # a bug, not the model: the traceback goes to the bug log
+            from ..core import buglog
+
+            log = buglog.record(jr.directory, exc.__cause__, f"importing the model of job {job.id}")
+            exc = E.ImportFailed(exc.message + (f" The details are in {log}." if log else ""))
         job.fail(State.IMPORT_FAILED, exc)
         jr.save(job, sync_folder=False)  # lost in a crash: the import is tried again
         return job
