@@ -14,8 +14,9 @@ from glb_tripo_like import tripo_like_glb
 
 from bhelpers import scene_fingerprint
 from helpers import SIM_KEY, fast_retry, make_image
-from tripo_addon.blender import gltf_fast_path
-from tripo_addon.blender.importer import ImportOptions, import_glb
+from tripo_addon.blender.imp import gltf_fast_path
+from tripo_addon.core.placement_options import ImportOptions
+from tripo_addon.blender.imp.importer import import_glb
 from tripo_addon.core.errors import ImportFailed
 
 pytestmark = pytest.mark.matrix
@@ -156,7 +157,7 @@ def _settings():
 
 
 def _break_placement(monkeypatch):
-    from tripo_addon.blender import importer
+    from tripo_addon.blender.imp import importer
 
     def broken(*_args, **_kwargs):
         raise AttributeError("'NoneType' object has no attribute 'collection'")
@@ -166,8 +167,9 @@ def _break_placement(monkeypatch):
 
 def test_an_import_the_addon_broke_imports_again_and_on_a_rerun_without_a_new_charge(paid, image_files, user_res,
                                                                                       monkeypatch):
-    from tripo_addon.blender.service import generate_blocking, journal
-    from tripo_addon.core.jobs import State
+    from tripo_addon.blender.engine.batch import generate_blocking
+    from tripo_addon.blender.user_data import journal
+    from tripo_addon.core.engine.jobs import State
 
     with monkeypatch.context() as m:
         _break_placement(m)
@@ -190,8 +192,8 @@ def test_an_import_the_addon_broke_imports_again_and_on_a_rerun_without_a_new_ch
 def test_import_again_imports_a_job_the_addon_failed_to_import(paid, image_files, monkeypatch):
     import tripo_addon
     from tripo_addon import api
-    from tripo_addon.blender.job_manager import manager
-    from tripo_addon.core.jobs import State
+    from tripo_addon.blender.engine.manager import manager
+    from tripo_addon.core.engine.jobs import State
 
     tripo_addon.register()
     try:
