@@ -173,10 +173,10 @@ def p3b(sim, images, quick: bool, log_dir: str) -> list[dict]:
 # -- the journal at scale ------------------------------------------------------------------
 
 def journal_rows(records: int, runs: int, work: str, env: dict) -> list[dict]:
-    from tripo_addon.core import journal as journal_mod
+    from tripo_addon.core.journal import store as journal_mod
     from tripo_addon.core.images import prepare
-    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
-    from tripo_addon.core.planning import plan
+    from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.engine.planning import plan
 
     def fill(folder: str, n: int) -> set[str]:
         jr = journal_mod.Journal(folder)

@@ -65,8 +65,8 @@ def big_glb(size: int) -> bytes:
 
 def child_p4(url: str, dest: str, key: str, base: str, durable: str = "1") -> None:
     sys.path.insert(0, REPO)
-    from tripo_addon.core import download
-    from tripo_addon.core.gateway import GatewayClient
+    from tripo_addon.core.net import download
+    from tripo_addon.core.net.gateway import GatewayClient
 
     if durable == "0":  # diagnosis only: the same download without waiting for the disk
         os.fsync = download._datasync = lambda fd: None
@@ -144,7 +144,7 @@ def _durable_write_seconds(path: str, size: int) -> float:
     writes them (flushed in the background as they come, fsynced at the end):
     what the disk alone allows, no network. Runs in the bench's own process
     (the repository is on its path)."""
-    from tripo_addon.core.download import _Flusher
+    from tripo_addon.core.net.download import _Flusher
 
     block = os.urandom(256 * 1024)
     t = time.perf_counter()
@@ -171,9 +171,10 @@ def child_p5(path: str, runs: int) -> None:
     import bpy
 
     sys.path.insert(0, REPO)
-    from tripo_addon.blender.importer import ImportOptions, import_glb
-    from tripo_addon.blender.service import import_job
-    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.placement_options import ImportOptions
+    from tripo_addon.blender.imp.importer import import_glb
+    from tripo_addon.blender.imp.import_step import import_job
+    from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State
 
     def bare():
         bpy.ops.import_scene.gltf(filepath=path)

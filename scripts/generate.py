@@ -31,7 +31,7 @@ def main() -> int:
         print("error: this needs Blender's Python: run it with blender --background --python, "
               "or in a Python with the bpy module installed (pip install bpy).", file=sys.stderr)
         return 2
-    from tripo_addon.blender.cli import main as cli_main
+    from tripo_addon.blender.cli.main import main as cli_main
 
     return cli_main(_args())
 

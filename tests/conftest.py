@@ -17,7 +17,7 @@ for path in (REPO, SCRIPTS, TESTS):
 
 from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
-from tripo_addon.core.gateway import GatewayClient  # noqa: E402
+from tripo_addon.core.net.gateway import GatewayClient  # noqa: E402
 
 from helpers import SIM_KEY, fast_retry, make_image  # noqa: E402,F401
 
@@ -94,7 +94,7 @@ def s3_bucket(seaweed):
     (``dataclasses.replace`` it for other keys, prefixes or lifetimes)."""
     import uuid
 
-    from tripo_addon.core.storage import StorageConfig
+    from tripo_addon.core.storage.config import StorageConfig
 
     name = f"test-{uuid.uuid4().hex[:16]}"
     seaweed.create_bucket(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from tripo_addon.core.gateway import RetryPolicy
+from tripo_addon.core.net.gateway import RetryPolicy
 
 SIM_KEY = "sim-key-0123456789"
 

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import requests
 
-from tripo_addon.core.sigv4 import sign_headers
+from tripo_addon.core.storage.sigv4 import sign_headers
 
 REGION = "us-east-1"
 ADMIN_KEY = "weedadminkey0001"

@@ -5,15 +5,15 @@ Blender layer. Nothing here imports ``bpy`` at import time, so the core can
 be used and tested on its own.
 """
 
-__version__ = "0.1.0"
+from .core.version import VERSION as __version__  # noqa: F401  (the package's version)
 
 _registered: list = []
 
 
 def _modules():
-    from .blender import preferences, storage_ops, ui
+    from .blender.ui import preferences, registration, storage_test
 
-    return [preferences, ui, storage_ops]
+    return [preferences, registration, storage_test]
 
 
 def register() -> None:

@@ -13,7 +13,7 @@ the operator ``bpy.ops.tripo3d.generate`` from buttons.
 
 from __future__ import annotations
 
-from .core.jobs import Job
+from .core.engine.jobs import Job
 
 
 def generate(source: str = "", *, texture: str = "", texture_alignment: str = "", orientation: str = "",
@@ -24,8 +24,8 @@ def generate(source: str = "", *, texture: str = "", texture_alignment: str = ""
     """
     import bpy
 
-    from .blender.job_manager import manager
-    from .blender.generate import start_generate
+    from .blender.engine.manager import manager
+    from .blender.engine.start import start_generate
 
     job, note = start_generate(context or bpy.context, source, {
         "texture": texture, "texture_alignment": texture_alignment, "orientation": orientation,
@@ -37,7 +37,7 @@ def generate(source: str = "", *, texture: str = "", texture_alignment: str = ""
 
 def wait(job_id: str, timeout: float | None = None) -> Job:
     """Block until the job is imported or has failed; return it."""
-    from .blender.job_manager import manager
+    from .blender.engine.manager import manager
 
     return manager.wait(job_id, timeout)
 
@@ -46,8 +46,8 @@ def jobs(everything: bool = False) -> list[Job]:
     """The jobs in the job list, oldest first: this session's, every
     unfinished one and the newest finished ones. ``everything=True`` reads
     the whole journal too (about a second per 10,000 jobs)."""
-    from .blender.job_manager import manager
-    from .blender.service import journal
+    from .blender.engine.manager import manager
+    from .blender.user_data import journal
 
     found = {job.id: job for job in journal().all()} if everything else {}
     found.update(manager.jobs)  # the live copies win over the records

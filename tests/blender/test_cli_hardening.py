@@ -13,7 +13,7 @@ import sys
 import pytest
 from helpers import SIM_KEY, make_image
 
-from tripo_addon.blender import cli
+from tripo_addon.blender.cli import main as cli  # the module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GENERATE = os.path.join(REPO, "scripts", "generate.py")
@@ -124,7 +124,7 @@ import bpy  # first: it makes addon_utils importable
 import addon_utils
 addon_utils.enable("tripo_addon", default_set=True)
 bpy.context.preferences.addons["tripo_addon"].preferences.api_key = {saved!r}
-from tripo_addon.blender.cli import main
+from tripo_addon.blender.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -35,7 +35,7 @@ pkg = "bl_ext.user_default.tripo3d"
 enabled = pkg in bpy.context.preferences.addons
 mod = sys.modules.get(pkg)
 from importlib import import_module
-paths = import_module(pkg + ".blender.paths")
+paths = import_module(pkg + ".blender.user_data")
 user_dir = paths.user_dir()
 ops = [name for name in ("generate", "stop_job", "import_job", "resume_job", "remove_job", "copy_request_id",
                          "open_folder", "test_connection") if hasattr(bpy.ops.tripo3d, name)]
@@ -155,7 +155,7 @@ def test_zip_builds_validates_installs_and_enables(built_zip, tmp_path):
     assert os.path.basename(built_zip) == "tripo3d-0.1.0.zip"
     with zipfile.ZipFile(built_zip) as z:
         names = z.namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names and "core/gateway.py" in names
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "core/net/gateway.py" in names
     assert not any(n.startswith(("tests/", "scripts/", ".git")) or "__pycache__" in n for n in names)
 
     user_res = tmp_path / "user"

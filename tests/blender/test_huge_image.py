@@ -19,7 +19,7 @@ if mode == "blender_alone":  # the baseline: Blender's own copy of the pixels
     size = tuple(image.size)
     out = {{"size": size}}
 else:
-    from tripo_addon.blender.image_source import prepare_source
+    from tripo_addon.blender.exp.image_source import prepare_source
     prepared, note = prepare_source(path)
     out = {{"bytes": len(prepared.data), "width": prepared.info.width, "note": note}}
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -10,7 +10,7 @@ import bpy
 import pytest
 from helpers import make_image
 
-from tripo_addon.blender.image_source import prepare_source
+from tripo_addon.blender.exp.image_source import prepare_source
 from tripo_addon.core import errors as E
 from tripo_addon.core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, sniff
 

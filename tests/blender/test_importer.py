@@ -11,7 +11,8 @@ from mathutils import Vector
 
 from bhelpers import scene_fingerprint
 from helpers import make_image
-from tripo_addon.blender.importer import PROVENANCE_PREFIX, ImportOptions, import_glb
+from tripo_addon.blender.imp.importer import PROVENANCE_PREFIX, import_glb
+from tripo_addon.core.placement_options import ImportOptions
 from tripo_addon.core.errors import ImportFailed
 
 
@@ -125,7 +126,7 @@ def _glb_with(doc: dict) -> bytes:
 def test_skinned_or_unreadable_models_take_the_operator_path(tmp_path):
     """Bones need Edit mode, an operator: such models (and files whose
     description cannot be read) are imported by the operator, not the entry point."""
-    from tripo_addon.blender.importer import _has_skins
+    from tripo_addon.blender.imp.gltf_fast_path import has_skins as _has_skins
 
     cases = {"plain": ({"asset": {"version": "2.0"}}, False),
              "skinned": ({"asset": {"version": "2.0"}, "skins": [{"joints": [0]}]}, True)}
@@ -146,7 +147,7 @@ def _view3d_spaces():
 
 
 def test_frame_view_centres_each_3d_viewport_on_the_model_without_an_operator(blender, glb, monkeypatch):
-    from tripo_addon.blender import viewport
+    from tripo_addon.blender.imp import viewport
 
     spaces = _view3d_spaces()
     assert spaces, "the bpy module's startup file has a 3D Viewport"

@@ -15,12 +15,14 @@ from mathutils import Vector
 from test_ui_jobs import addon, ui  # noqa: F401  (fixtures)
 
 from tripo_addon import api
-from tripo_addon.blender import job_status, options
-from tripo_addon.blender.importer import ImportOptions, import_glb
-from tripo_addon.blender.job_manager import manager
-from tripo_addon.blender.joblist import job_row_status
-from tripo_addon.blender.operators import generate_blocker
-from tripo_addon.core.jobs import Job, State
+from tripo_addon.core.engine import job_display as job_status
+from tripo_addon.core import choices as options
+from tripo_addon.core.placement_options import ImportOptions
+from tripo_addon.blender.imp.importer import import_glb
+from tripo_addon.blender.engine.manager import manager
+from tripo_addon.blender.ui.job_list import job_row_status
+from tripo_addon.blender.ui.operators import generate_blocker
+from tripo_addon.core.engine.jobs import Job, State
 
 
 def _job(state, **kw) -> Job:
@@ -28,7 +30,7 @@ def _job(state, **kw) -> Job:
 
 
 def test_option_choices_are_defined_once_for_panel_and_cli(addon):  # noqa: F811
-    from tripo_addon.blender.properties import TRIPO3D_PG_settings
+    from tripo_addon.blender.ui.properties import TRIPO3D_PG_settings
 
     rna = TRIPO3D_PG_settings.bl_rna.properties
     for prop, values in (("texture", options.TEXTURES), ("texture_alignment", options.ALIGNMENTS),
@@ -115,8 +117,8 @@ def test_jobs_found_at_start_with_online_access_off_wait_for_it(ui, image_files)
 
     from helpers import SIM_KEY
 
-    from tripo_addon.blender.service import journal
-    from tripo_addon.core.gateway import GatewayClient
+    from tripo_addon.blender.user_data import journal
+    from tripo_addon.core.net.gateway import GatewayClient
 
     data = base64.b64encode(open(image_files["png"], "rb").read()).decode()
     submitted = GatewayClient(SIM_KEY, ui.url).submit("data:image/png;base64," + data)
@@ -182,7 +184,7 @@ def test_generate_is_greyed_out_with_the_reason(ui, image_files, monkeypatch):  
 
 
 def test_generate_offers_import_again_when_a_model_exists(ui, image_files):  # noqa: F811
-    from tripo_addon.blender.joblist import existing_result
+    from tripo_addon.blender.ui.job_list import existing_result
 
     s = bpy.context.scene.tripo3d
     s.source, s.image = "IMAGE", bpy.data.images.load(image_files["png"])
@@ -195,7 +197,7 @@ def test_generate_offers_import_again_when_a_model_exists(ui, image_files):  # n
 
 
 def test_preferences_say_when_the_key_comes_from_the_environment(ui, monkeypatch):  # noqa: F811
-    from tripo_addon.blender.preferences import TRIPO3D_AP_preferences
+    from tripo_addon.blender.ui.preferences import TRIPO3D_AP_preferences
 
     class Layout:  # stands in for a UILayout: records the labels draw() makes
         use_property_split = False

@@ -14,8 +14,8 @@ from bhelpers import run_python, scene_fingerprint
 from helpers import SIM_KEY
 
 import tripo_addon
-from tripo_addon.blender import prerequisites
-from tripo_addon.blender.importer import import_glb
+from tripo_addon.blender.imp import prerequisites
+from tripo_addon.blender.imp.importer import import_glb
 from tripo_addon.core.errors import ImportFailed, MissingPrerequisite
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,7 +103,7 @@ def test_generate_without_numpy_sends_nothing(addon, blender, sim, monkeypatch, 
 def test_batch_command_without_numpy_exits_2_and_sends_nothing(sim, user_res, image_files):
     code = HIDE_NUMPY + (
         f"sys.path.insert(0, {REPO!r})\n"
-        "from tripo_addon.blender.cli import main\n"
+        "from tripo_addon.blender.cli.main import main\n"
         f"print('EXIT', main(['--online-mode', {image_files['png']!r}]))\n"
     )
     proc = run_python(code, env={"PIXAZO_API_KEY": SIM_KEY, "PIXAZO_BASE_URL": sim.url,

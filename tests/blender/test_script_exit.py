@@ -52,13 +52,13 @@ def test_registering_loads_neither_the_importer_nor_generate(user_res):
     image preparation load at their first use (scripts/bench.py P6 times it)."""
     proc = run_python(f"import sys, bpy\nsys.path.insert(0, {REPO!r})\nimport tripo_addon\ntripo_addon.register()\n"
                       "print('LOADED', sorted(m for m in sys.modules if m.startswith('tripo_addon')))\n"
-                      "from tripo_addon.blender import ui\nui.start_generate\n"
-                      "print('AFTER', 'tripo_addon.blender.generate' in sys.modules)\n", timeout=120,
+                      "from tripo_addon.blender.engine import start\n"
+                      "print('AFTER', 'tripo_addon.blender.engine.start' in sys.modules)\n", timeout=120,
                       env={"BLENDER_USER_RESOURCES": str(user_res)})
     loaded = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LOADED")), "")
-    assert "tripo_addon.blender.ui" in loaded, proc.stderr[-3000:]
-    for lazy in ("importer", "generate", "image_source", "prerequisites"):
+    assert "tripo_addon.blender.ui.registration" in loaded, proc.stderr[-3000:]
+    for lazy in ("imp.importer", "engine.start", "exp.image_source", "imp.prerequisites"):
         assert f"tripo_addon.blender.{lazy}'" not in loaded, loaded
-    for lazy in ("delivery", "runner", "images", "storage_config", "gateway"):  # loaded by the first job
+    for lazy in ("storage.delivery", "engine.runner", "images", "storage.config", "net.gateway"):  # the first job's
         assert f"tripo_addon.core.{lazy}'" not in loaded, loaded
     assert "AFTER True" in proc.stdout  # the public name still works, loading it then

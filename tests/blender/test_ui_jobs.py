@@ -15,10 +15,10 @@ from helpers import SIM_KEY
 
 import tripo_addon
 from tripo_addon import api
-from tripo_addon.blender.job_manager import manager
-from tripo_addon.blender.service import journal
-from tripo_addon.core.gateway import GatewayClient
-from tripo_addon.core.jobs import Job, State
+from tripo_addon.blender.engine.manager import manager
+from tripo_addon.blender.user_data import journal
+from tripo_addon.core.net.gateway import GatewayClient
+from tripo_addon.core.engine.jobs import Job, State
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_job_started_in_a_saved_file_imports_when_that_file_is_open(ui, image_fi
     assert not any(o.get("tripo3d_request_id") for o in bpy.data.objects)
     bpy.ops.wm.open_mainfile(filepath=first)
     bpy.context.preferences.system.use_online_access = True
-    from tripo_addon.blender.ui import _on_load_post
+    from tripo_addon.blender.ui.registration import _on_load_post
 
     assert _on_load_post in bpy.app.handlers.load_post
     manager.recover(resume=True)  # what load_post does in a windowed Blender
@@ -185,7 +185,7 @@ def test_a_long_journal_lists_every_unfinished_job_and_the_newest_others(ui, mon
     a job left queued long ago is still found among 150 finished ones."""
     import os
 
-    from tripo_addon.core.journal import START_HISTORY
+    from tripo_addon.core.journal.store import START_HISTORY
 
     monkeypatch.setattr(os, "fsync", lambda fd: None)  # set-up only: 150 records
     old = Job(source="long-ago.png", params={}, content_hash="1" * 64, request_id="tripo3d-v2-5-413_old",

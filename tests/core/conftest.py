@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from helpers import SIM_KEY, fast_retry, make_image
 
-from tripo_addon.core.gateway import GatewayClient
+from tripo_addon.core.net.gateway import GatewayClient
 from tripo_addon.core.images import prepare
-from tripo_addon.core.jobs import DEFAULT_PARAMS
-from tripo_addon.core.journal import Journal
+from tripo_addon.core.engine.jobs import DEFAULT_PARAMS
+from tripo_addon.core.journal.store import Journal
 
 
 @pytest.fixture

@@ -11,13 +11,22 @@ import pytest
 import requests
 
 from tripo_addon.core import errors as E
-from tripo_addon.core.delivery import (
-    INLINE, S3, URL, Delivery, choose_route, deliver, object_due_for_deletion, parse_upload_option, sweep,
+from tripo_addon.core.storage.delivery import (
+    INLINE,
+    S3,
+    URL,
+    Delivery,
+    choose_route,
+    deliver,
+    object_due_for_deletion,
+    parse_upload_option,
+    sweep,
 )
 from tripo_addon.core.images import prepare
-from tripo_addon.core.jobs import Job, State
-from tripo_addon.core.runner import RunSettings, advance
-from tripo_addon.core.storage import S3Storage, StorageConfig
+from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.engine.runner import RunSettings, advance
+from tripo_addon.core.storage.client import S3Storage
+from tripo_addon.core.storage.config import StorageConfig
 
 FAST = RunSettings(poll_interval=0.02)
 
@@ -172,7 +181,7 @@ def test_leftovers_are_swept_on_the_next_start(journal, prepared, params, bucket
 
 def test_the_clean_up_reads_only_the_records_that_name_an_object(journal, prepared, params, bucket, seaweed,
                                                                  monkeypatch):
-    from tripo_addon.core import journal as journal_mod
+    from tripo_addon.core.journal import store as journal_mod
 
     monkeypatch.setattr(os, "fsync", lambda fd: None)  # set-up only: 100 records
     for i in range(100):

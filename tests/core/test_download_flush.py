@@ -10,7 +10,7 @@ import threading
 import pytest
 from hardening_servers import make_glb
 
-from tripo_addon.core import download
+from tripo_addon.core.net import download
 from tripo_addon.core import errors as E
 from tripo_addon.core.glb import check_glb_file
 
@@ -149,7 +149,7 @@ def test_a_slow_disk_after_the_last_byte_is_not_a_slow_server(sim, tmp_path, mon
     a final fsync slower than it still ends in a whole, downloaded file."""
     from conftest import SIM_KEY, fast_retry
 
-    from tripo_addon.core.gateway import GatewayClient
+    from tripo_addon.core.net.gateway import GatewayClient
 
     real_fsync = os.fsync
 

@@ -15,7 +15,7 @@ import requests
 from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
-from tripo_addon.core.gateway import GatewayClient, RetryPolicy
+from tripo_addon.core.net.gateway import GatewayClient, RetryPolicy
 from tripo_addon.core.glb import check_glb_file
 
 STATUS_ROUTE = "/v2/requests/status/"

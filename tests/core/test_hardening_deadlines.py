@@ -11,7 +11,7 @@ from hardening_servers import RawServer, make_glb, run_bounded
 from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
-from tripo_addon.core.gateway import GatewayClient
+from tripo_addon.core.net.gateway import GatewayClient
 
 READ = 0.5  # read timeout: the trickle below sends a byte every 0.15 s, so reads never time out
 GAP = 0.15

@@ -12,10 +12,10 @@ from hardening_servers import RawServer
 from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
-from tripo_addon.core.gateway import GatewayClient
-from tripo_addon.core.jobs import State
-from tripo_addon.core.planning import Decision, plan
-from tripo_addon.core.runner import RunSettings, advance
+from tripo_addon.core.net.gateway import GatewayClient
+from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.engine.planning import Decision, plan
+from tripo_addon.core.engine.runner import RunSettings, advance
 
 PORTAL = (b"<!DOCTYPE html><html><head><title>Hotel Wi-Fi</title></head>"
           b"<body><form>Accept the terms to continue</form></body></html>")

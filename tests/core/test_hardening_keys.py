@@ -9,10 +9,11 @@ import pytest
 from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
-from tripo_addon.core.gateway import GatewayClient, check_api_key
-from tripo_addon.core.jobs import State
-from tripo_addon.core.planning import Decision, plan
-from tripo_addon.core.runner import RunSettings, advance
+from tripo_addon.core.net.gateway import GatewayClient
+from tripo_addon.core.net.apikey import check_api_key
+from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.engine.planning import Decision, plan
+from tripo_addon.core.engine.runner import RunSettings, advance
 
 BAD_KEYS = {
     "space_inside": "sim-key 0123456789",

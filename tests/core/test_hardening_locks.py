@@ -16,8 +16,8 @@ import time
 import pytest
 
 from tripo_addon.core import errors as E
-from tripo_addon.core import locks as locks_mod
-from tripo_addon.core.journal import Journal
+from tripo_addon.core.journal import locks as locks_mod
+from tripo_addon.core.journal.store import Journal
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY = "ab" * 32
@@ -53,7 +53,7 @@ def test_lock_held_elsewhere_is_busy_not_an_error(journal, monkeypatch, code):
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
-    from tripo_addon.core.journal import Journal
+    from tripo_addon.core.journal.store import Journal
     lock = Journal({folder!r}).try_lock({key!r})
     print("held" if lock else "busy", flush=True)
     if sys.argv[1] == "crash":

@@ -21,13 +21,13 @@ import pytest
 from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
-from tripo_addon.core import journal as journal_mod
-from tripo_addon.core import journal_records
-from tripo_addon.core.gateway import GatewayClient
-from tripo_addon.core.jobs import Job, State
-from tripo_addon.core.journal import Journal
-from tripo_addon.core.planning import Decision, plan
-from tripo_addon.core.runner import RunSettings, advance
+from tripo_addon.core.journal import store as journal_mod
+from tripo_addon.core.journal import records as journal_records
+from tripo_addon.core.net.gateway import GatewayClient
+from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.journal.store import Journal
+from tripo_addon.core.engine.planning import Decision, plan
+from tripo_addon.core.engine.runner import RunSettings, advance
 
 
 def a_job(name: str = "chair.png", **kw) -> Job:

@@ -12,8 +12,8 @@ import pytest
 
 from tripo_addon.core import errors as E
 from tripo_addon.core import fsutil
-from tripo_addon.core.jobs import Job, State
-from tripo_addon.core.journal import Journal
+from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.journal.store import Journal
 
 
 REAL_REPLACE = os.replace

@@ -9,8 +9,8 @@ import time
 import pytest
 from helpers import SIM_KEY
 
-from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State, idempotency_key
-from tripo_addon.core.runner import RunSettings, advance
+from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State, idempotency_key
+from tripo_addon.core.engine.runner import RunSettings, advance
 
 
 def full_job() -> Job:
@@ -240,7 +240,7 @@ def test_finding_a_job_is_an_index_lookup_not_a_scan(journal, prepared, params, 
 
 
 def test_a_journal_from_before_the_index_is_indexed_once(tmp_path, params):
-    from tripo_addon.core.journal import Journal
+    from tripo_addon.core.journal.store import Journal
 
     old = Journal(str(tmp_path / "j"))
     job = Job(source="a.png", params=params, content_hash="ab" * 32)
@@ -280,7 +280,7 @@ def test_records_of_one_shape_are_checked_by_type_not_only_by_names(journal):
 def test_a_save_without_the_folder_sync_still_writes_the_record_whole(journal, monkeypatch):
     """Only the rename's durability is skipped: the bytes are fsynced before
     the rename, so a crash leaves the old record or the new one, never a hole."""
-    import tripo_addon.core.journal as journal_mod
+    import tripo_addon.core.journal.store as journal_mod
 
     job = full_job()
     journal.save(job)

@@ -12,9 +12,9 @@ import shutil
 import pytest
 
 from tripo_addon.core import errors as E
-from tripo_addon.core import journal as journal_mod
-from tripo_addon.core.jobs import Job, State
-from tripo_addon.core.journal import Journal
+from tripo_addon.core.journal import store as journal_mod
+from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.journal.store import Journal
 
 
 def a_job(i: int, state: str = State.IMPORTED, **kw) -> Job:

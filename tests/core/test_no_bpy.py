@@ -14,7 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CHECK = r"""
 import importlib, json, pkgutil, sys
 import tripo_addon.core as core
-names = sorted("tripo_addon.core." + m.name for m in pkgutil.iter_modules(core.__path__))
+names = sorted(m.name for m in pkgutil.walk_packages(core.__path__, "tripo_addon.core."))
 for name in names:
     importlib.import_module(name)
 print(json.dumps({"modules": names, "bpy": sorted(m for m in sys.modules if m == "bpy" or m.startswith("bpy."))}))
@@ -22,8 +22,9 @@ print(json.dumps({"modules": names, "bpy": sorted(m for m in sys.modules if m ==
 
 
 def test_core_modules_listed():
-    found = {m.name for m in pkgutil.iter_modules(core.__path__)}
-    expected = {"errors", "urls", "glb", "images", "gateway", "jobs", "journal", "runner", "planning"}
+    found = {m.name.removeprefix("tripo_addon.core.") for m in pkgutil.walk_packages(core.__path__, "tripo_addon.core.")}
+    expected = {"errors", "net.urls", "glb", "images", "net.gateway", "engine.jobs", "journal.store", "engine.runner",
+                "engine.planning", "engine.worker", "storage.delivery"}
     assert expected <= found, f"missing core modules: {expected - found}"
 
 
@@ -36,7 +37,7 @@ def test_importing_every_core_module_leaves_bpy_out():
                           check=False)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(result["modules"]) >= 9
+    assert len(result["modules"]) >= 30
     assert result["bpy"] == [], f"bpy was imported by: {result['modules']}"
 
 

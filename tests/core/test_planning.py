@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from tripo_addon.core.images import prepare
-from tripo_addon.core.jobs import Job, State, idempotency_key
-from tripo_addon.core.planning import Decision, plan
-from tripo_addon.core.runner import RunSettings, advance
+from tripo_addon.core.engine.jobs import Job, State, idempotency_key
+from tripo_addon.core.engine.planning import Decision, plan
+from tripo_addon.core.engine.runner import RunSettings, advance
 
 FAST = RunSettings(poll_interval=0.02)
 
@@ -47,14 +47,14 @@ def test_a_claim_held_by_another_process_blocks_and_dies_with_it(journal, prepar
     import sys
     import textwrap
 
-    from tripo_addon.core.jobs import idempotency_key
+    from tripo_addon.core.engine.jobs import idempotency_key
 
     key = idempotency_key(prepared.content_hash, params)
     ready = tmp_path / "ready"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))!r})
-        from tripo_addon.core.journal import Journal
+        from tripo_addon.core.journal.store import Journal
         lock = Journal({journal.directory!r}).try_lock({key!r})
         assert lock is not None
         open({str(ready)!r}, "w").close()

@@ -7,8 +7,8 @@ import time
 
 from helpers import SIM_KEY, fast_retry
 
-from tripo_addon.core.gateway import GatewayClient
-from tripo_addon.core.ratelimit import SharedLimiter
+from tripo_addon.core.net.gateway import GatewayClient
+from tripo_addon.core.net.ratelimit import SharedLimiter
 
 
 def test_a_429_halves_the_slots_and_successes_win_them_back():

@@ -17,9 +17,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from tripo_addon.core import sigv4
-from tripo_addon.core.sigv4 import EMPTY_SHA256, presign_url, sign_headers
-from tripo_addon.core.storage import S3Storage, StorageConfig
+from tripo_addon.core.storage import sigv4
+from tripo_addon.core.storage.sigv4 import EMPTY_SHA256, presign_url, sign_headers
+from tripo_addon.core.storage.client import S3Storage
+from tripo_addon.core.storage.config import StorageConfig
 
 UTC = dt.timezone.utc
 KEY_ID = "AKIDEXAMPLE0123"
@@ -222,6 +223,6 @@ def test_stale_auth_headers_are_replaced_not_duplicated():
 
 
 def test_the_settings_limit_on_link_lifetime_is_the_signers():
-    from tripo_addon.core import sigv4, storage_config
+    from tripo_addon.core.storage import sigv4, config as storage_config
 
     assert storage_config.MAX_EXPIRES == sigv4.MAX_EXPIRES == 7 * 24 * 3600

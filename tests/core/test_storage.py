@@ -12,10 +12,9 @@ import requests
 from s3server import READER_KEY, READER_SECRET, ScriptedS3
 
 from tripo_addon.core import errors as E
-from tripo_addon.core import storage as storage_mod
-from tripo_addon.core.storage import (
-    MAX_UPLOAD_BYTES, S3Storage, StorageConfig, parse_bucket_spec, storage_config_from, test_storage,
-)
+from tripo_addon.core.storage import client as storage_mod
+from tripo_addon.core.storage.client import MAX_UPLOAD_BYTES, S3Storage, test_storage
+from tripo_addon.core.storage.config import StorageConfig, parse_bucket_spec, storage_config_from
 
 SECRET = "sEcReT/value+that=must-never-show"
 

@@ -258,10 +258,12 @@ def addon():
     import importlib
 
     return {
-        "jm": importlib.import_module(f"{PKG}.blender.job_manager"),
-        "ui": importlib.import_module(f"{PKG}.blender.ui"),
-        "jobs": importlib.import_module(f"{PKG}.core.jobs"),
-        "paths": importlib.import_module(f"{PKG}.blender.paths"),
+        "jm": importlib.import_module(f"{PKG}.blender.engine.manager"),
+        "ops": importlib.import_module(f"{PKG}.blender.ui.operators"),
+        "panels": importlib.import_module(f"{PKG}.blender.ui.panels"),
+        "thumbnails": importlib.import_module(f"{PKG}.blender.ui.thumbnails"),
+        "jobs": importlib.import_module(f"{PKG}.core.engine.jobs"),
+        "paths": importlib.import_module(f"{PKG}.blender.user_data"),
     }
 
 
@@ -337,7 +339,7 @@ class Recorder:
 
         # Time the Generate operator itself (Blender looks the method up on
         # the class at each call, so a wrapper sees every click).
-        op_cls = mods["ui"].TRIPO3D_OT_generate
+        op_cls = mods["ops"].TRIPO3D_OT_generate
         orig_invoke = op_cls.invoke
 
         def timed_invoke(self, context, event):
@@ -351,8 +353,8 @@ class Recorder:
 
         op_cls.invoke = timed_invoke
 
-        mods["ui"].TRIPO3D_PT_jobs_image.append(draw_hook)
-        mods["ui"].TRIPO3D_PT_jobs_view3d.append(draw_hook)
+        mods["panels"].TRIPO3D_PT_jobs_image.append(draw_hook)
+        mods["panels"].TRIPO3D_PT_jobs_view3d.append(draw_hook)
         self.install_timeline(mods)
 
     def install_timeline(self, mods) -> None:
@@ -360,7 +362,7 @@ class Recorder:
         panels (timed), the end of each region's draw in the window, worker
         events as the worker posts them, redraw tags and reports."""
         rec = self
-        ui_mod, jm = mods["ui"], mods["jm"]
+        ui_mod, jm = mods["panels"], mods["jm"]
         mgr = jm.manager
         pc = time.perf_counter
 
@@ -790,7 +792,7 @@ def make_click_step(slot: str, image_path: str | None = None):
         click["job_origin"] = mgr.jobs[jid].origin
         # Where the job's thumbnail came from (the add-on makes it in the
         # operator) and the sidebar's tab as the add-on's redraw() sees it.
-        click["job_icon_source"] = getattr(addon()["ui"], "job_icon_sources", {}).get(jid)
+        click["job_icon_source"] = getattr(addon()["thumbnails"], "job_icon_sources", {}).get(jid)
         click["sidebar_category"] = getattr(ui, "active_panel_category", None)
         if click["method"] == "xdotool":
             click["hit_button"] = (

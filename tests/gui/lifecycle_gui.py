@@ -90,16 +90,16 @@ def mod(name: str):
 
 
 def manager():
-    return mod("blender.job_manager").manager
+    return mod("blender.engine.manager").manager
 
 
 def State():
-    return mod("core.jobs").State
+    return mod("core.engine.jobs").State
 
 
 def timer_registered() -> bool:
     try:
-        return bpy.app.timers.is_registered(mod("blender.ui")._tick)
+        return bpy.app.timers.is_registered(mod("blender.ui.registration")._tick)
     except Exception:  # noqa: BLE001 (the add-on is disabled: its module may be gone)
         return False
 
@@ -136,7 +136,7 @@ def workers() -> dict:
 
 def running_rows() -> dict:
     """What the job list says of each job whose worker thread is alive."""
-    joblist = mod("blender.joblist")
+    joblist = mod("blender.ui.job_list")
     alive = set(workers()["alive"])
     return {k: joblist.job_row_status(job(k)).text for k in JOBS
             if job(k) is not None and JOBS[k][:8] in alive}
@@ -254,7 +254,7 @@ def expected_rids(keys) -> dict[str, str]:
 
 
 def journal_records() -> list[dict]:
-    d = os.path.join(mod("blender.paths").user_dir(), "jobs")
+    d = os.path.join(mod("blender.user_data").user_dir(), "jobs")
     out = []
     for p in sorted(glob.glob(os.path.join(d, "*.json"))):
         try:
@@ -343,7 +343,7 @@ def step_install(run):
     prefs = bpy.context.preferences.addons[PKG].preferences
     prefs.poll_interval = 1.0
     prefs.max_concurrent = 4
-    run.result["user_dir"] = mod("blender.paths").user_dir()
+    run.result["user_dir"] = mod("blender.user_data").user_dir()
     run.result["online_access"] = bpy.app.online_access
     run.check(bpy.app.online_access, "online access could not be turned on")
     run.check(os.environ.get("PIXAZO_API_KEY") and os.environ.get("PIXAZO_BASE_URL"), "no PIXAZO_* env")
@@ -398,7 +398,7 @@ def _enter_mode(mode: str):
 
 def _waiting_view(keys) -> dict:
     mgr = manager()
-    joblist = mod("blender.joblist")
+    joblist = mod("blender.ui.job_list")
     out = {}
     for k in keys:
         j = job(k)

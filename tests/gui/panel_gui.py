@@ -54,7 +54,7 @@ def mod(name: str):
 
 
 def manager():
-    return mod("job_manager").manager
+    return mod("engine.manager").manager
 
 
 def sim(method: str, route: str, body: dict | None = None) -> dict:
@@ -75,7 +75,7 @@ def editor():
 
 
 def row_text(job) -> dict:
-    st = mod("joblist").job_row_status(job)
+    st = mod("ui.job_list").job_row_status(job)
     return {"state": job.state, "icon": st.icon, "text": st.text, "factor": st.factor}
 
 
@@ -149,7 +149,7 @@ def step_greyed_out(run):
         yield 0.3
         with gl.override(area, "UI") as ctx:
             ok = bpy.ops.tripo3d.generate.poll()
-            reason = mod("operators").generate_blocker(ctx)
+            reason = mod("ui.operators").generate_blocker(ctx)
         error = None
         if not ok:
             try:
@@ -326,7 +326,7 @@ def step_result_preview(run):
     """The finished job's row shows the model as Blender's preview renderer drew
     it; the picture is kept beside the GLB, where a later session finds it."""
     done = run.result["ids"]["done"]
-    pv = mod("previews")
+    pv = mod("ui.thumbnails")
     yield from gl.wait_until(lambda: pv.job_icon_sources.get(done) == "result", 60, message="model preview")
     job = manager().jobs[done]
     kept = importlib.import_module(f"{PKG}.core.preview_png").path_for(job.glb_path)
@@ -357,7 +357,7 @@ def step_import_again(run):
     wm.tripo3d_job_index = [i.job_id for i in wm.tripo3d_jobs].index(done)
     yield 0.3
     with gl.override(area, "UI") as ctx:
-        found = mod("joblist").existing_result(ctx)
+        found = mod("ui.job_list").existing_result(ctx)
     run.result["import_again"] = {"offered": found.id if found else None, "done": done}
     yield from shot(run, "panel-import-again.png")
 
@@ -413,7 +413,7 @@ def step_preferences(run):
     area = prefs_win.screen.areas[0]
     with bpy.context.temp_override(window=prefs_win, area=area):
         bpy.ops.tripo3d.test_connection()
-    ops = mod("operators")
+    ops = mod("ui.operators")
     yield from gl.wait_until(lambda: (ops.last_message("connection") or ("", "..."))[1].endswith("accepted."),
                              20, message="connection result")
     run.result["connection"] = ops.last_message("connection")

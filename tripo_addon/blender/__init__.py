@@ -1,1 +1,1 @@
-"""The thin ``bpy`` layer: preferences, operators, panel, import, batch driver."""
+"""The thin ``bpy`` layer: the engine inside Blender, model import, the picture sent, the UI and the command line."""

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 import bpy
 
 from ..core.errors import OnlineAccessDisabled, StorageError
-from .paths import ADDON_PACKAGE
+from .user_data import ADDON_PACKAGE
 
 if TYPE_CHECKING:
     # requests loads when the first job starts, and the image, delivery and
     # bucket code when the first job needs it, not when the add-on is enabled
-    from ..core.delivery import Delivery
-    from ..core.gateway import GatewayClient, RetryPolicy
+    from ..core.storage.delivery import Delivery
+    from ..core.net.gateway import GatewayClient, RetryPolicy
     from ..core.images import PreparedImage
-    from ..core.runner import RunSettings
-    from ..core.storage_config import StorageConfig
+    from ..core.engine.runner import RunSettings
+    from ..core.storage.config import StorageConfig
 
 #: Where to get a key and add funds (the site; its dashboard's address is not published in the API docs).
 PIXAZO_SITE = "https://www.pixazo.ai/"
@@ -54,24 +54,24 @@ class Settings:
 
     def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None,
                limiter=None) -> "GatewayClient":
-        from .. import __version__
-        from ..core.gateway import GatewayClient
+        from ..core.version import VERSION
+        from ..core.net.gateway import GatewayClient
 
         return GatewayClient(
             self.api_key, self.base_url, stop=stop, retry=retry, limiter=limiter,
             max_download_bytes=self.max_download_mb * 1024 * 1024, read_timeout=self.read_timeout,
-            user_agent=f"tripo3d-blender/{__version__}",
+            user_agent=f"tripo3d-blender/{VERSION}",
         )
 
     def run_settings(self) -> RunSettings:
-        from ..core.runner import RunSettings
+        from ..core.engine.runner import RunSettings
 
         return RunSettings(poll_interval=self.poll_interval, downloads_dir=self.download_dir,
                            webhook_url=self.webhook_url, webhook_mode=self.webhook_mode)
 
     def delivery(self, prepared: PreparedImage) -> Delivery:
         """How ``prepared`` will reach the gateway (raises when the route cannot work)."""
-        from ..core.delivery import Delivery, choose_route
+        from ..core.storage.delivery import Delivery, choose_route
 
         if self.storage_error is not None and not prepared.is_remote and self.upload_route != "inline":
             raise self.storage_error
@@ -100,8 +100,8 @@ def storage_preferences(prefs) -> dict:
 def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
     """Settings for a job. In the UI the preferences win over the environment;
     the CLI passes ``prefer_env`` and its ``--upload`` value."""
-    from ..core.delivery import AUTO, parse_upload_option
-    from ..core.storage_config import storage_config_from
+    from ..core.storage.delivery import AUTO, parse_upload_option
+    from ..core.storage.config import storage_config_from
 
     prefs = addon_preferences()
     env_key = os.environ.get("PIXAZO_API_KEY", "").strip() or None

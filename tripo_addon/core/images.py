@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .errors import BadImage
-from .urls import shorten
+from .net.urls import shorten
 
 #: Largest file sent inline; bigger images are downscaled by the Blender layer
 #: (or refused where no downscaler is available).

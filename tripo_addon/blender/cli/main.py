@@ -1,0 +1,360 @@
+"""The batch command line, shared by ``scripts/generate.py`` and
+``blender --command tripo3d``.
+
+Exit codes: 0 every image imported, 1 any image failed, 2 usage or
+configuration error (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+import bpy
+
+from ...core import errors as E
+from ...core.net.gateway import RetryPolicy
+from ...core.storage.delivery import S3, describe
+from ...core.images import is_url
+from ...core.inputs import expand as expand_inputs
+from ...core.inputs import parse_shard, take_shard
+from ...core.engine.jobs import DEFAULT_PARAMS, Job
+from ...core.net.urls import check_url, normalise_base_url
+from .. import settings as settings_mod
+from .checks import choose_key, number_problems
+from ...core.placement_options import ImportOptions
+from ..imp.prerequisites import missing_prerequisites
+from ..engine import batch
+from .outputs import Outputs, Progress
+from ..engine.manager import manager
+from ...core.choices import ALIGNMENTS, ORIENTATIONS, TEXTURES
+from ..engine.upload_cleanup import clean_uploads
+from ..user_data import journal
+
+
+EPILOG = """environment:
+  PIXAZO_API_KEY    your Pixazo API key (required)
+  PIXAZO_BASE_URL   gateway address (default https://gateway.pixazo.ai; http only for this computer)
+  BLENDER_USER_RESOURCES  moves Blender's user folder, and with it the job journal
+  TRIPO3D_UPLOAD    how local images travel: auto (default), inline, or s3://BUCKET/PREFIX
+  AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION
+                    your S3-compatible bucket's endpoint, credentials and region
+
+Re-running the same command resumes unfinished jobs and re-imports finished
+ones from disk instead of paying again; --force submits anew.
+exit codes: 0 all imported, 1 some image failed, 2 usage or configuration error"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "--poll-interval -inf" or "-1e3" is a (bad) value, not an unknown option, so it is
+        # checked and refused in one line like any other number ("-x.png" stays an option).
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf(inity)?|nan)$",
+                                                   re.IGNORECASE)
+
+    def error(self, message: str):  # one line, exit 2, no usage dump to stdout
+        self.print_usage(sys.stderr)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Turn images into textured 3D models with Tripo3D v2.5 and import them.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files (any format Blender reads), folders, globs, http(s) URLs, or @LIST.txt "
+                        "(one path or URL a line)")
+    p.add_argument("--recursive", action="store_true", help="also take images in the sub-folders of a folder")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="take only the K-th of N stable shares of the images (one farm task each)")
+    p.add_argument("--texture", default=DEFAULT_PARAMS["texture"],
+                   help=f"texture quality: {', '.join(TEXTURES)} (default %(default)s; other values are passed on)")
+    p.add_argument("--texture-alignment", default=DEFAULT_PARAMS["texture_alignment"],
+                   help=f"{', '.join(ALIGNMENTS)} (default %(default)s)")
+    p.add_argument("--orientation", default=DEFAULT_PARAMS["orientation"],
+                   help=f"{', '.join(ORIENTATIONS)} (default %(default)s)")
+    p.add_argument("--out", metavar="FILE.blend", help="save the scene with the imported models")
+    p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every job (rewritten after each)")
+    p.add_argument("--out-dir", metavar="DIR", help="also save one .blend per image (models then leave the "
+                   "scene unless --out is given too)")
+    p.add_argument("--glb-dir", metavar="DIR", help="keep a copy of each GLB here, named after its image")
+    p.add_argument("--save-every", type=int, default=25, metavar="N",
+                   help="save --out after every N imports (and every 10 minutes), and at the end")
+    p.add_argument("--webhook-url", metavar="URL", default="",
+                   help="also have the gateway POST each job's status to this https address (the batch still polls)")
+    p.add_argument("--webhook-mode", choices=("terminal", "sync"), default="",
+                   help="terminal: once at the end (the gateway's default); sync: at every status change too")
+    p.add_argument("--jobs", type=int, default=8, metavar="N",
+                   help="jobs in flight at once (default %(default)s)")
+    p.add_argument("--online-mode", action="store_true",
+                   help="allow network access for this run (as Blender's own --online-mode)")
+    p.add_argument("--force", action="store_true", help="submit again (and pay again) even if a job exists")
+    p.add_argument("--upload", default=None, metavar="ROUTE",
+                   help="how local images reach the gateway: auto (your bucket when one is set, else inline), "
+                        "inline (experimental), or s3://BUCKET/PREFIX (default: TRIPO3D_UPLOAD, else auto)")
+    p.add_argument("--poll-interval", type=str, default=2.0, metavar="SECONDS",
+                   help="seconds between status checks of a job (default %(default)s, at least 1)")
+    p.add_argument("--max-download-mb", type=str, default=512, metavar="MB",
+                   help="refuse model files larger than this (default %(default)s)")
+    p.add_argument("--normalize-size", type=str, default=0.0, metavar="METRES",
+                   help="scale each model so its largest side is this long (default: keep)")
+    p.add_argument("--no-ground", action="store_true", help="do not rest models on the ground at the 3D cursor")
+    p.add_argument("--keep-paths", action="store_true",
+                   help="store the image's and the model's full paths on the imported objects "
+                        "(by default only their file names go into the .blend)")
+    return p
+
+
+def _retry_from_env() -> RetryPolicy | None:
+    # For tuning in pipelines (and fast fault tests): backoff base and attempts;
+    # TRIPO3D_READ_TIMEOUT (seconds) is read in main().
+    base = os.environ.get("TRIPO3D_RETRY_BASE_DELAY")
+    attempts = os.environ.get("TRIPO3D_RETRY_ATTEMPTS")
+    if not base and not attempts:
+        return None
+    policy = RetryPolicy()
+    if base:
+        policy.base_delay = float(base)
+        policy.max_delay = max(policy.base_delay, min(policy.max_delay, policy.base_delay * 8))
+    if attempts:
+        policy.attempts = int(attempts)
+    return policy
+
+
+def describe_local_route(settings: settings_mod.Settings) -> str:
+    """How a local image will travel with these settings, in a few words."""
+    if settings.upload_route == "inline" or settings.storage is None:
+        return describe("inline")
+    return describe(S3, settings.storage)
+
+
+def _output_problems(args) -> list[str]:
+    """Outputs are checked before anything is paid for: folders made, writable."""
+    problems = []
+    if not 1 <= args.jobs <= 256:
+        problems.append("--jobs must be between 1 and 256.")
+    if args.save_every < 1:
+        problems.append("--save-every must be at least 1.")
+    if args.webhook_url:
+        try:
+            check_url(args.webhook_url, "webhook address")
+        except E.TripoError as exc:
+            problems.append(f"--webhook-url: {exc.message}")
+    elif args.webhook_mode:
+        problems.append("--webhook-mode needs --webhook-url.")
+    for flag, folder in (("--out-dir", args.out_dir), ("--glb-dir", args.glb_dir),
+                         ("--out", os.path.dirname(os.path.abspath(args.out)) if args.out else None),
+                         ("--report", os.path.dirname(os.path.abspath(args.report)) if args.report else None)):
+        if not folder or (flag in ("--out", "--report") and not os.path.isdir(folder)):
+            continue
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            problems.append(f"Cannot write into the folder for {flag} {folder} ({exc.strerror}); "
+                            "pick a folder you can write to.")
+    return problems
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str], prog: str = "generate.py") -> int:
+    try:
+        args = build_parser(prog).parse_args(argv)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+
+    # Configuration errors: say so and send nothing.
+    problems = []
+    problems.extend(missing_prerequisites())  # e.g. no numpy: the import would fail after paying
+    prefs = settings_mod.addon_preferences()
+    chosen = choose_key(os.environ, getattr(prefs, "api_key", "") if prefs is not None else "")
+    if chosen.problem:
+        problems.append(chosen.problem)
+    try:
+        normalise_base_url(os.environ.get("PIXAZO_BASE_URL"))
+    except E.TripoError as exc:
+        problems.append(f"PIXAZO_BASE_URL: {exc.message}")
+    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        problems.append(f"The folder for --out {args.out} does not exist; create it first.")
+    if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+        problems.append(f"The folder for --report {args.report} does not exist; create it first.")
+    problems.extend(_output_problems(args))
+    try:  # every paid request id must be able to reach the disk before anything is sent
+        journal().check_writable()
+    except E.TripoError as exc:
+        problems.append(exc.message)
+    except OSError as exc:
+        problems.append(f"The job journal's folder cannot be used ({exc.strerror}); check the Blender user "
+                        "folder (BLENDER_USER_RESOURCES) and free some disk space.")
+    inputs = expand_inputs(args.images, recursive=args.recursive)
+    images = inputs.sources
+    if args.shard:
+        try:
+            images = take_shard(images, *parse_shard(args.shard))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if not inputs.sources:
+        problems.append("No image was found in " + " ".join(args.images)[:200] + "; check the paths.")
+    # nan, inf, zero, negatives, words: one line each, exit 2 (numbers are converted here).
+    problems.extend(number_problems(args, os.environ))
+    upload = args.upload if args.upload is not None else os.environ.get("TRIPO3D_UPLOAD", "")
+    try:
+        settings = settings_mod.current(upload=upload, prefer_env=True)
+        if settings.storage_error is not None:
+            raise settings.storage_error
+    except E.TripoError as exc:
+        problems.append(exc.message)
+    if not problems:
+        try:
+            settings_mod.ensure_online(allow=args.online_mode)
+        except E.OnlineAccessDisabled as exc:
+            problems.append(exc.message)
+    if problems:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr, flush=True)
+        return 2
+    _say(chosen.line)  # which key is used, never the key
+
+    if not bpy.data.filepath:
+        # No .blend was opened: start from an empty scene, not the default cube.
+        bpy.ops.wm.read_homefile(use_empty=True)
+        settings_mod.ensure_online(allow=args.online_mode)
+
+    settings = settings_mod.current(upload=upload, prefer_env=True)
+    settings.api_key = chosen.key  # the environment's key wins over the preferences' in the CLI
+    settings.poll_interval = args.poll_interval
+    settings.max_download_mb = args.max_download_mb
+    if os.environ.get("TRIPO3D_READ_TIMEOUT"):
+        settings.read_timeout = float(os.environ["TRIPO3D_READ_TIMEOUT"])
+    params = {"texture": args.texture, "texture_alignment": args.texture_alignment, "orientation": args.orientation}
+    options = ImportOptions(at_cursor=True, rest_on_ground=not args.no_ground, normalize_size=args.normalize_size)
+    settings.retry = _retry_from_env()
+    _say(f"Tripo3D: {len(images)} image(s)" + (f" (shard {args.shard})" if args.shard else "")
+         + f"; jobs are kept in {journal().directory}")
+    for line in inputs.problems:
+        _say(f"  warning: {line}")
+    if any(not is_url(i) for i in images):
+        _say(f"  Local images travel {describe_local_route(settings)}.")
+    deleted, leftovers = clean_uploads(settings)
+    if deleted:
+        _say(f"  Deleted {deleted} uploaded image(s) left by earlier runs.")
+    for line in leftovers[:5]:
+        _say(f"  warning: {line}")
+
+    def on_event(job: Job, event: str) -> None:
+        if event == "unsaved" and job.request_id:
+            progress.say(f"  warning: {job.label}: request {job.request_id} could not be written to the job "
+                         "journal (is the disk full?); it is kept in memory and written as soon as possible.")
+        if event == "state":
+            extra = f" (request {job.request_id})" if job.request_id and job.state == "queued" else ""
+            progress.say(f"  {job.label}: {job.state.replace('_', ' ')}{extra}")
+
+    total = len(images)
+    progress = Progress(total)
+    outputs = Outputs(report=args.report, out=args.out, out_dir=args.out_dir, glb_dir=args.glb_dir,
+                      save_every=args.save_every)
+    started = time.monotonic()
+
+    def done(index: int, outcome) -> None:
+        progress.finished_one(outcome.ok)
+        if outcome.ok:
+            job = outcome.job
+            progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {len(job.objects)} object(s) in collection "
+                         f"'{bpy.data.objects[job.objects[0]].users_collection[0].name}' "
+                         f"(request {job.request_id}, {time.monotonic() - started:.1f} s)")
+        else:
+            progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {outcome.error}")
+        outputs.job_done(index, outcome)
+
+    settings.max_concurrent = args.jobs
+    settings.webhook_url, settings.webhook_mode = args.webhook_url, args.webhook_mode
+    interrupted = 0
+    with _signals_as_exceptions():
+        try:
+            batch.run(images, params, options, settings=settings, jobs=args.jobs, force=args.force,
+                      keep_paths=args.keep_paths, on_done=done,
+                      on_event=on_event, log=lambda m: progress.say(f"  {m}"),
+                      tick=lambda: progress.tick(running=len(manager.threads)))
+        except _Interrupted as exc:
+            interrupted = exc.code
+            progress.say(f"Stopped ({exc.name}): jobs in flight are saved and resume when you run the same "
+                         "command again, without paying twice.")
+    for line in _unsaved_request_ids():
+        progress.say(f"warning: {line}")
+    outcomes = [outputs.outcomes[i] for i in sorted(outputs.outcomes)]
+    exit_code = interrupted or (0 if len(outcomes) == total and all(o.ok for o in outcomes) else 1)
+    if args.out:
+        if outputs.save_blend():
+            progress.say(f"Saved {args.out}")
+    outputs.write_report()
+    if args.report:
+        progress.say(f"Wrote {args.report}")
+    for line in outputs.problems:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        exit_code = exit_code or 1
+    ok = sum(o.ok for o in outcomes)
+    progress.say(f"Done: {ok} of {total} imported" + ("" if ok == total else f", {total - ok} not imported"))
+    return exit_code
+
+
+def _unsaved_request_ids() -> list[str]:
+    """Records the journal could not write (a full disk...): try once more,
+    and print the request id of any paid job still only in memory."""
+    jr = journal()
+    try:
+        jr.flush_unsaved()
+    except OSError:
+        pass
+    return [f"could not write the job record of {rec.get('source', '?')} (request {rec.get('request_id')}) "
+            f"to {jr.jobs_dir}; keep this request id, and free some disk space" for rec in jr.unsaved.values()
+            if rec.get("request_id")]
+
+
+class _Interrupted(Exception):
+    def __init__(self, name: str, code: int):
+        super().__init__(name)
+        self.name, self.code = name, code
+
+
+class _signals_as_exceptions:
+    """Ctrl-C and SIGTERM end the batch loop cleanly (exit 130 / 143): the
+    workers are asked to stop, a submit in flight is waited for until its
+    answer is on disk, and the report and the .blend are written."""
+
+    def __enter__(self):
+        import signal
+
+        def raise_(signum, _frame):
+            raise _Interrupted("SIGTERM" if signum == signal.SIGTERM else "Ctrl-C", 128 + signum)
+
+        self._old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, raise_)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self._old.items():
+            # None: a handler Blender installed in C, which Python cannot put back.
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        return False

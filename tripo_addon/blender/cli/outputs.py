@@ -1,0 +1,160 @@
+"""What a long batch run leaves behind as it goes: the report rewritten after
+each job, the .blend saved every few imports, one .blend or GLB per image,
+and a progress line a person can read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import bpy
+
+from ..engine.batch import Outcome
+
+
+def write_json_atomically(path: str, data: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def readable_stem(image: str, taken: set[str]) -> str:
+    """A file name for an image's outputs: its own name, made unique in this run."""
+    stem = os.path.splitext(os.path.basename(image.split("?", 1)[0].rstrip("/")))[0] or "model"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80] or "model"
+    name, n = stem, 2
+    while name.lower() in taken:
+        name, n = f"{stem}_{n}", n + 1
+    taken.add(name.lower())
+    return name
+
+
+class Outputs:
+    """``--report``, ``--out`` (saved every ``save_every`` imports or
+    ``save_minutes``), ``--out-dir`` and ``--glb-dir``."""
+
+    def __init__(self, *, report: str | None, out: str | None, out_dir: str | None, glb_dir: str | None,
+                 save_every: int = 25, save_minutes: float = 10.0):
+        self.report, self.out, self.out_dir, self.glb_dir = report, out, out_dir, glb_dir
+        self.save_every, self.save_seconds = save_every, save_minutes * 60
+        self.outcomes: dict[int, Outcome] = {}
+        self.unsaved_imports = 0
+        self.last_save = time.monotonic()
+        self._stems: set[str] = set()
+        self.problems: list[str] = []
+
+    def job_done(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+        if outcome.ok:
+            stem = readable_stem(outcome.image, self._stems)
+            if self.glb_dir and outcome.job and outcome.job.glb_path:
+                self._copy_glb(outcome.job.glb_path, os.path.join(self.glb_dir, stem + ".glb"))
+            if self.out_dir:
+                self._write_own_blend(outcome, os.path.join(self.out_dir, stem + ".blend"))
+            self.unsaved_imports += 1
+        self.write_report()
+        if self.out and self.unsaved_imports and (
+                self.unsaved_imports >= self.save_every or time.monotonic() - self.last_save >= self.save_seconds):
+            self.save_blend()
+
+    def write_report(self) -> None:
+        if self.report:
+            jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
+            write_json_atomically(self.report, {"jobs": jobs})
+
+    def save_blend(self) -> bool:
+        """Blender itself writes to a temporary file and renames it into place."""
+        if not self.out:
+            return True
+        try:
+            bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(self.out), check_existing=False)
+        except RuntimeError as exc:
+            self.problems.append(f"could not save {self.out} ({' '.join(str(exc).split())[:200]})")
+            return False
+        self.unsaved_imports, self.last_save = 0, time.monotonic()
+        return True
+
+    def _copy_glb(self, source: str, target: str) -> None:
+        tmp = target + ".tmp"
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            self.problems.append(f"could not copy the model to {target} ({exc.strerror})")
+
+    def _write_own_blend(self, outcome: Outcome, target: str) -> None:
+        """The model's collection alone in its own .blend; without --out the
+        model then leaves this scene, so a huge batch does not pile up in memory."""
+        objects = [bpy.data.objects[n] for n in outcome.job.objects if n in bpy.data.objects]
+        if not objects:
+            return
+        collection = objects[0].users_collection[0]
+        try:
+            bpy.data.libraries.write(os.path.abspath(target), {collection}, fake_user=True)
+        except (OSError, RuntimeError) as exc:
+            self.problems.append(f"could not write {target} ({' '.join(str(exc).split())[:200]})")
+            return
+        if not self.out:
+            for obj in list(collection.all_objects):
+                bpy.data.objects.remove(obj)
+            bpy.data.collections.remove(collection)
+            bpy.data.orphans_purge(do_local_ids=True, do_linked_ids=False, do_recursive=True)
+
+
+class Progress:
+    """One live line on a terminal (done / running / failed / waiting, elapsed,
+    ETA); plain log lines otherwise."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.stream = total, stream or sys.stdout
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.monotonic()
+        self.done = self.failed = 0
+        self._shown = 0.0
+        self._line_len = 0
+
+    def say(self, line: str) -> None:
+        self._clear()
+        print(line, file=self.stream, flush=True)
+        self.tick(force=True)
+
+    def finished_one(self, ok: bool) -> None:
+        self.done += 1
+        self.failed += 0 if ok else 1
+
+    def tick(self, running: int = 0, force: bool = False) -> None:
+        if not self.live or (not force and time.monotonic() - self._shown < 0.5):
+            return
+        self._shown = time.monotonic()
+        elapsed = time.monotonic() - self.started
+        waiting = max(0, self.total - self.done - running)
+        eta = elapsed / self.done * (self.total - self.done) if self.done else None
+        text = (f"{self.done}/{self.total} done, {running} running, {self.failed} failed, {waiting} waiting, "
+                f"{_clock(elapsed)} elapsed" + (f", about {_clock(eta)} left" if eta is not None else ""))
+        self._clear()
+        self.stream.write(text)
+        self.stream.flush()
+        self._line_len = len(text)
+
+    def _clear(self) -> None:
+        if self.live and self._line_len:
+            self.stream.write("\r" + " " * self._line_len + "\r")
+            self._line_len = 0
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,391 @@
+"""Jobs that run while Blender stays responsive.
+
+Each job's network work (:func:`~..core.runner.advance`) runs in a worker
+thread (.worker) that never touches ``bpy``; it stores the job in the journal
+and puts copies of it on a queue. A persistent ``bpy.app.timers`` callback,
+:meth:`JobManager.tick`, drains that queue on the main thread, imports
+finished models, reports, and redraws the panel. Where timers do not fire
+(background mode), :meth:`JobManager.wait` drives the same tick.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Callable
+
+import bpy
+
+from ...core import errors as E
+from ...core.engine.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
+from ...core.net.apikey import check_api_key
+from ...core.journal.locks import JobLock
+from ...core.net.urls import normalise_base_url
+from ...core.net.ratelimit import SharedLimiter
+from . import pausing
+from .. import settings as settings_mod
+from . import internal_errors as bugs, recovery, upload_cleanup as uploads
+from ...core.engine import worker
+from ..imp.import_step import import_job
+from ..user_data import journal, journal_if_open
+from ..windows import redraw
+from ..windows import window_context as _window_context
+
+if TYPE_CHECKING:
+    from ...core.storage.delivery import Delivery
+
+
+#: Seconds between ticks while jobs run, and when idle.
+ACTIVE_INTERVAL = 0.1
+IDLE_INTERVAL = 0.5
+#: Longest time one tick spends applying events, so the UI never stalls on a burst.
+TICK_BUDGET = 0.004
+#: Seconds between retries of journal records that could not be written.
+FLUSH_INTERVAL = 5.0
+#: Seconds after start-up before uploaded images left behind are cleaned up.
+SWEEP_DELAY = 3.0
+
+
+class JobManager:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}  # main thread's view, newest state from the workers
+        self.events = worker.Events()
+        self.threads: dict[str, threading.Thread] = {}
+        self.stops: dict[str, threading.Event] = {}
+        self.waiting: deque = deque()  # (job, delivery) waiting for a free slot
+        self.stop_requested: set[str] = set()
+        self.listeners: list[Callable[[Job, str], None]] = []
+        self.imported_hooks: list[Callable[[Job], None]] = []  # after each import, on the main thread
+        #: After Generate starts (or picks up) a job: (job, its image datablock or None);
+        #: the thumbnails hook in here so they are built then, never in draw().
+        self.started_hooks: list[Callable[[Job, object], None]] = []
+        self.messages: deque = deque(maxlen=20)  # (time, level, text) shown in the panel
+        #: Jobs picked up from an earlier session whose file was never saved: their
+        #: models are offered in the job list rather than dropped into any open scene.
+        self.offer_only: set[str] = set()
+        #: The claim on each job this process works on (see core.journal.JobLock).
+        self.locks: dict[str, JobLock] = {}
+        #: Downloaded models found when a file was opened: imported by the next tick.
+        self.import_soon: set[str] = set()
+        #: Which worker currently owns each job: a stopped worker's late "done"
+        #: (after disable/enable or Reload Scripts) must not end its successor.
+        self.worker_tokens: dict[str, str] = {}
+        #: Downloaded models waiting for the artist to leave Edit/Sculpt/Paint mode.
+        self.waiting_for_object_mode: set[str] = set()
+        #: Jobs a bug stopped: their workers' remaining events are dropped.
+        self.ignored: set[str] = set()
+        #: Shared by every job's client: a 429 pauses them all and lowers capacity().
+        self.limiter: SharedLimiter | None = None
+        #: Settings a batch run drives the jobs with (its key, route, --jobs...); None = the preferences'.
+        self.settings_override: settings_mod.Settings | None = None
+        #: When (monotonic) the tick next retries journal records a full disk refused.
+        self.flush_due = 0.0
+        #: When (monotonic) the tick cleans up uploaded images left behind; None = not due.
+        self.sweep_due: float | None = None
+        #: Jobs paused because online access went off -> their delivery (None once sent); see pausing.
+        self.paused: dict[str, Delivery | None] = {}
+        self.deliveries: dict[str, Delivery | None] = {}  # each running job's, kept for a pause
+        self.online_seen: bool | None = None
+        #: What the next report is about: "" (the panel), a job id (its row), "connection"...
+        self.topic = ""
+
+    def settings(self) -> settings_mod.Settings:
+        return self.settings_override or settings_mod.current()
+
+    def capacity(self) -> int:
+        """Jobs allowed in flight now: the setting, lowered for a while after a 429."""
+        allowed = self.settings().max_concurrent
+        return min(allowed, self.limiter.allowed) if self.limiter is not None else allowed
+
+    # -- starting and stopping ----------------------------------------------------
+
+    def active_ids(self) -> set[str]:
+        return set(self.threads) | {job.id for job, _ in self.waiting}
+
+    def start(self, job: Job, delivery: Delivery | None = None, lock: JobLock | None = None) -> None:
+        """Run ``job``'s network steps in the background (main thread only).
+
+        ``delivery`` says how a new job's image travels (None when resuming);
+        ``lock`` is the job's claim; the manager releases it when the job ends.
+        """
+        self.jobs[job.id] = job
+        if job.id in self.active_ids():
+            if lock is not None:
+                lock.release()
+            return
+        if lock is not None:
+            self.locks[job.id] = lock
+        if len(self.threads) >= self.capacity():
+            self.waiting.append((job, delivery))
+            return
+        try:
+            self._spawn(job, delivery)
+        except BaseException:
+            self._release(job.id)
+            raise
+
+    def _release(self, job_id: str) -> None:
+        lock = self.locks.pop(job_id, None)
+        if lock is not None:
+            lock.release()
+
+    def _spawn(self, job: Job, delivery: Delivery | None) -> None:
+        settings = self.settings()
+        stop = threading.Event()
+        if self.limiter is None:
+            self.limiter = SharedLimiter(settings.max_concurrent)
+        # A bad key or address is said now, before any thread starts; the client
+        # itself (and the HTTP library it loads) is made in the worker, so the
+        # first Generate of a session does not wait for that import.
+        check_api_key(settings.api_key)
+        normalise_base_url(settings.base_url)
+        jr = journal()  # found here: a worker never calls bpy, not even for a folder
+        import uuid
+
+        token = uuid.uuid4().hex
+        self.worker_tokens[job.id] = token
+        limiter = self.limiter
+
+        def make_client(stop_event):  # called in the worker: no bpy there
+            return settings.client(stop=stop_event, retry=settings.retry, limiter=limiter)
+
+        thread = worker.make_thread(job, make_client, settings.run_settings(), settings.storage, jr, delivery, stop,
+                                    self.events, token)
+        self.threads[job.id] = thread
+        self.deliveries[job.id] = delivery
+        self.stops[job.id] = stop
+        thread.start()
+
+    def stop_tracking(self, job_id: str) -> None:
+        """Stop waiting for a job. The server may still finish it and charge for it."""
+        self.paused.pop(job_id, None)  # a paused job ends as stopped like any other
+        if job_id in self.stops:
+            self.stop_requested.add(job_id)
+            self.stops[job_id].set()
+            return
+        self.waiting = deque((j, u) for j, u in self.waiting if j.id != job_id)
+        self._release(job_id)
+        job = self.jobs.get(job_id)
+        if job is not None and not job.finished:
+            self._mark_stopped(job)
+
+    def _mark_stopped(self, job: Job) -> None:
+        if job.state in NOT_SENT:
+            job.error = "Stopped before it was sent; nothing was charged."
+        else:
+            job.error = ("Stopped tracking; the gateway may still finish this job and charge for it. "
+                         "Generate the same image again to pick it up.")
+        job.state = State.STOPPED
+        job.error_kind = E.Stopped.kind
+        journal().save(job)
+        if (job.delivery or {}).get("key") and not job.request_id:
+            self.clean_uploads()  # its image, uploaded to the user's bucket, is not needed now
+
+    def clean_uploads(self) -> None:
+        """Delete, in the background, uploaded images no job needs any more. Main thread only."""
+        uploads.clean_later(self, journal())
+
+    def remove(self, job_id: str) -> None:
+        if job_id in self.threads:
+            return
+        self.jobs.pop(job_id, None)
+        journal().remove(job_id)
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Ask every worker to stop and give them a moment; the journal keeps the rest."""
+        for stop in self.stops.values():
+            stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in list(self.threads.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        # Ended workers give up their claim now (the add-on may be enabled again
+        # in this session); one still blocked in a socket keeps it until it ends.
+        for job_id, thread in list(self.threads.items()):
+            if not thread.is_alive():
+                self.threads.pop(job_id, None)
+                self.stops.pop(job_id, None)
+                self._release(job_id)
+        for job, _delivery in self.waiting:
+            self._release(job.id)
+        self.waiting.clear()
+        self.sweep_due = None
+
+    # -- the main-thread side ---------------------------------------------------------
+
+    def tick(self) -> float:
+        """Timer callback: apply worker events, import, report. Returns the next interval."""
+        pausing.watch(self)
+        deadline = time.perf_counter() + TICK_BUDGET
+        changed = False
+        while time.perf_counter() < deadline:
+            try:
+                job_id, event, data = self.events.get_nowait()
+            except IndexError:  # none left
+                break
+            if event == "sweep":
+                uploads.report(self, data)
+                continue
+            if job_id in self.ignored:
+                continue
+            if event == "done" and data.get("_worker") != self.worker_tokens.get(job_id):
+                continue  # an earlier worker of this job, stopped and replaced: its successor owns it now
+            changed = True
+            try:
+                job = Job.from_dict(data)
+                self.jobs[job_id] = job
+                if event == "done":
+                    self._finish(job)
+                for listener in list(self.listeners):
+                    listener(job, event)
+            except Exception as exc:  # a bug: this job is marked, every other job goes on
+                self._bug(job_id, data, exc)
+        if changed:
+            redraw()
+        opened = journal_if_open()
+        if opened is not None and opened.unsaved and time.monotonic() >= self.flush_due:
+            # Records a full or read-only disk refused are kept in memory: retry now and then.
+            self.flush_due = time.monotonic() + FLUSH_INTERVAL
+            try:
+                opened.flush_unsaved()
+            except OSError:
+                pass
+        for job_id in list(self.import_soon):
+            self.import_soon.discard(job_id)
+            job = self.jobs.get(job_id)
+            if job is not None and job.state in READY_TO_IMPORT and job_id not in self.threads:
+                self.import_now(job)
+        if self.waiting_for_object_mode and getattr(bpy.context, "mode", "") == "OBJECT":
+            for job_id in list(self.waiting_for_object_mode):
+                job = self.jobs.get(job_id)
+                self.waiting_for_object_mode.discard(job_id)
+                if job is not None and job.state in READY_TO_IMPORT:
+                    self.import_now(job)
+        if self.sweep_due is not None and time.monotonic() >= self.sweep_due:
+            self.sweep_due = None
+            self.clean_uploads()
+        return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
+
+    def _bug(self, job_id: str, data: dict, exc: Exception) -> None:
+        bugs.mark_job(self, job_id, data, exc)
+
+    def _finish(self, job: Job) -> None:
+        self.worker_tokens.pop(job.id, None)
+        self.threads.pop(job.id, None)
+        self.stops.pop(job.id, None)
+        self.deliveries.pop(job.id, None)
+        if job.id in self.paused:
+            return  # paused (online access off): it keeps its claim and resumes later
+        if job.id in self.stop_requested:
+            self.stop_requested.discard(job.id)
+            self._mark_stopped(job)
+            self.report_job(job, "WARNING", f"{job.label}: {job.error}")
+        elif job.state in READY_TO_IMPORT:
+            self.import_now(job)
+        elif job.state in FINISHED or job.state == State.INTERRUPTED:
+            self.report_job(job, "ERROR", f"{job.label}: {job.error or job.state}")
+        self._release(job.id)
+        while self.waiting and len(self.threads) < self.capacity():
+            next_job, delivery = self.waiting.popleft()
+            try:
+                self._spawn(next_job, delivery)
+            except E.TripoError as exc:
+                self._release(next_job.id)
+                next_job.fail(State.REJECTED if next_job.state in NOT_SENT else State.INTERRUPTED, exc)
+                journal().save(next_job)
+                self.report_job(next_job, "ERROR", f"{next_job.label}: {exc.message}")
+
+    def import_now(self, job: Job, *, asked: bool = False) -> Job:
+        """Import a downloaded job into the open file, or leave it on offer.
+
+        ``asked``: the user asked for this import; otherwise the model only goes
+        into the file that started the job.
+        """
+        elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
+        if not asked and elsewhere:
+            self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
+            return job
+        mode = getattr(bpy.context, "mode", "OBJECT")
+        if not asked and not bpy.app.background and mode != "OBJECT":
+            # Never throw the artist out of Edit, Sculpt or Paint mode: the tick
+            # imports it once they are back in Object mode.
+            if job.id not in self.waiting_for_object_mode:
+                self.waiting_for_object_mode.add(job.id)
+                self.report_job(job, "INFO", f"{job.label} is ready; it is imported when you are back in "
+                                             "Object mode.")
+            return job
+        self.waiting_for_object_mode.discard(job.id)
+        self.offer_only.discard(job.id)
+        with _window_context():
+            job = import_job(job)
+            if job.state == State.IMPORTED and not bpy.app.background:
+                try:  # its own step: Ctrl+Z takes the model out, nothing else
+                    bpy.ops.ed.undo_push(message="Import Tripo3D model")
+                except RuntimeError:
+                    pass
+        self.jobs[job.id] = job
+        if job.state == State.IMPORTED:
+            self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
+            for hook in list(self.imported_hooks):
+                hook(job)
+        else:
+            self.report_job(job, "ERROR", f"{job.label}: {job.error}")
+        redraw()
+        return job
+
+    def report_job(self, job: Job, level: str, text: str) -> None:
+        """A job's result: reported like any other, and shown in the job's own row."""
+        self.topic = job.id
+        try:
+            self.report(level, text)
+        finally:
+            self.topic = ""
+
+    def report(self, level: str, text: str) -> None:
+        """Status bar, Info log, console and the panel: one sentence each."""
+        self.messages.append((time.time(), level, text, self.topic))
+        print(f"Tripo3D: {text}", flush=True)
+        if bpy.app.background:
+            # No status bar to show it in, and any bpy.ops call first updates the
+            # view layer, which after an import re-evaluates the whole scene.
+            return
+        try:
+            with _window_context():
+                bpy.ops.tripo3d.report("EXEC_DEFAULT", level=level, message=text)
+        except (RuntimeError, AttributeError):
+            pass  # no window (background mode): the console line is the report
+
+    # -- recovery ------------------------------------------------------------------
+
+    def recover(self, resume: bool | None = None) -> None:
+        """Pick up the journal: resume unfinished jobs, offer or import finished ones (see .recovery)."""
+        if recovery.recover(self, resume):
+            # A little later, from the tick: registration itself sends nothing.
+            self.sweep_due = time.monotonic() + SWEEP_DELAY
+
+    # -- for scripts -----------------------------------------------------------------
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until ``job_id`` is finished (imported or failed), driving the tick."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.tick()
+            job = self.jobs.get(job_id)
+            running = job_id in self.threads or any(j.id == job_id for j, _ in self.waiting)
+            if job is not None and not running and self.events.empty() and (
+                job.finished or job.state == State.INTERRUPTED or job.state in READY_TO_IMPORT
+            ):
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{job.label if job else job_id} is still {job.state if job else 'unknown'}")
+            time.sleep(0.05)
+
+
+manager = JobManager()
+
+
+@atexit.register
+def _stop_workers_on_quit() -> None:
+    # Workers hold no bpy state; the journal already has every request id.
+    manager.shutdown(timeout=1.0)
