@@ -277,16 +277,17 @@ def snapshot() -> dict:
 
 
 def undo_log_pushes() -> list[str]:
-    """Blender's own record of undo pushes and undo/redo steps (--log ed.undo)."""
+    """Blender's own record of undo pushes and undo/redo steps (--log ed.undo;
+    Blender 5: --log undo, whose lines no longer start with the function's name)."""
     if not ARGS.undo_log or not os.path.exists(ARGS.undo_log):
         return []
     out = []
     with open(ARGS.undo_log, encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            m = re.search(r"ED_undo_push: name='(.*)'", line)
+            m = re.search(r"ED_undo_push: name='(.*)'", line) or re.search(r"\| Push '(.*)'$", line)
             if m:
                 out.append("push:" + m.group(1))
-            m = re.search(r"ed_undo_step_direction: direction=(\w+)", line)
+            m = re.search(r"(?:ed_undo_step_direction: |\| Step )direction=(\w+)", line)
             if m:
                 out.append("step:" + m.group(1))
     return out

@@ -96,7 +96,7 @@ def lifecycle(tmp_path_factory):
             ["--phase", "start", "--out", str(out), "--zip", zip_path, "--image-dir", str(images),
              "--undo-log", str(undo_log)],
             out=str(out), binds=[str(work)], user_dir=str(user_dir), env=env,
-            blender_args=["--log", "ed.undo", "--log-file", str(undo_log)])
+            blender_args=gh.undo_log_args(str(undo_log)))
         data["start"] = _load(out / "lifecycle_start.json")
         data["start_partial"] = _load(out / "lifecycle_start.partial.json")
         data["sim_stats_at_quit"] = sim.stats()
@@ -198,7 +198,7 @@ def test_both_runs_passed_without_traceback_or_crash(lifecycle):
     for name in ("start_run", "restart_run"):
         r = lifecycle[name]
         assert r["rc"] == 0, lifecycle["log"]
-        assert "Traceback" not in r["stdout"] + r["stderr"], lifecycle["log"]
+        assert not gh.tracebacks(r["stdout"] + r["stderr"]), lifecycle["log"]
     assert not gh.chroot_mounts(), "mounts left behind"
 
 

@@ -97,7 +97,7 @@ def result(data) -> dict:
 def test_run_passed_without_tracebacks(gui_run):
     result(gui_run)
     assert gui_run["run"]["rc"] == 0, gui_run["log"]
-    assert "Traceback" not in gui_run["run"]["stdout"] + gui_run["run"]["stderr"], gui_run["log"]
+    assert not gh.tracebacks(gui_run["run"]["stdout"] + gui_run["run"]["stderr"]), gui_run["log"]
 
 
 def test_generate_is_greyed_out_with_its_reason(gui_run):
