@@ -30,6 +30,10 @@ fi
 VERSION=$(matrix_field "$LEG" bpy)
 WHERE=$(matrix_field "$LEG" where)
 TESTS=$(matrix_field "$LEG" tests)
+case "$TESTS" in gui:*)
+  echo "$0: leg $LEG runs the window tests with .venv on a Debian chroot's own Blender: no venv of its own" >&2
+  exit 2 ;;
+esac
 case "$TESTS" in full|not-gui) REQ=requirements-dev.txt ;; *) REQ=requirements-matrix.txt ;; esac
 
 if [ "$LEG" = bpy45 ]; then           # the main venv
