@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 from bhelpers import run_python
+from blender_tracebacks import tracebacks
 from helpers import SIM_KEY
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -147,7 +148,7 @@ def built_zip(tmp_path_factory):
 def probe(proc) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert not tracebacks(proc.stderr), proc.stderr[-3000:]
     return json.loads(lines[0][4:])
 
 

@@ -16,6 +16,9 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.path.join(REPO, "tests") not in sys.path:
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+from blender_tracebacks import tracebacks  # noqa: E402,F401  (the window tests' check)
 GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
 SETUP = os.path.join(GUI_SCRIPTS, "setup_blender_chroot.sh")
 RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
@@ -293,38 +296,6 @@ def chroot_mounts(root: str = ROOT) -> list[str]:
 
 
 # ----------------------------------------------------------------- checks ---
-
-#: Tracebacks of Blender's own code that come from how Debian packages it, not
-#: from the add-on, as (a file in the traceback, its last line): sid's blender
-#: 5.2.2 imports cattrs and requests in its extension and remote asset library
-#: code, yet depends on neither python3-cattrs nor python3-requests (checked in
-#: December 2026). They are left out of the window tests' "no traceback" checks.
-KNOWN_BLENDER_FAULTS = [
-    (re.compile(r"/_bpy_internal/http/downloader\.py\b"),
-     re.compile(r"^ModuleNotFoundError: No module named '(cattrs|requests|urllib3)'")),
-]
-
-
-def tracebacks(text: str) -> list[str]:
-    """The Python tracebacks printed in ``text``, but KNOWN_BLENDER_FAULTS."""
-    found, lines, i = [], text.splitlines(), 0
-    while i < len(lines):
-        if lines[i].strip() != "Traceback (most recent call last):":
-            i += 1
-            continue
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        block = [lines[i]]
-        i += 1
-        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
-            block.append(lines[i])
-            i += 1
-        if i < len(lines):
-            block.append(lines[i])   # the exception's own line
-            i += 1
-        last = block[-1].strip()
-        if not any(any(where.search(b) for b in block) and what.search(last) for where, what in KNOWN_BLENDER_FAULTS):
-            found.append("\n".join(block))
-    return found
 
 
 def files_containing(paths, needle: bytes) -> tuple[list[str], int]:
