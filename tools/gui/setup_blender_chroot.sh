@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build (once) a Debian trixie chroot that holds a real Blender 4.3 plus Xvfb,
-# for the GUI test harness (see scripts/gui/run_blender_gui.sh).
+# for the GUI test harness (see tools/gui/run_blender_gui.sh).
 #
-# Usage: scripts/gui/setup_blender_chroot.sh [ROOT]
+# Usage: tools/gui/setup_blender_chroot.sh [ROOT]
 #   ROOT defaults to <repo>/.cache/trixie
 #
 # Idempotent: if ROOT/usr/bin/blender exists and runs, nothing is done.
