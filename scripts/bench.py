@@ -55,10 +55,9 @@ import time
 from unittest import mock
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
-sys.path.insert(0, REPO)
-import bench_child  # noqa: E402
-from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+sys.path.insert(0, REPO)  # an entry point run from a checkout: tools/ sits beside scripts/
+from tools import bench_child  # noqa: E402
+from tools.gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
 PY = os.path.join(REPO, ".venv", "bin", "python")
 ROWS = ("P3", "P3b", "P4", "P5", "P6", "J")
@@ -80,7 +79,7 @@ def make_images(folder: str, n: int) -> list[str]:
 
 
 def tripo_glb(path: str) -> None:
-    from glb_tripo_like import tripo_like_glb
+    from tools.glb_tripo_like import tripo_like_glb
     from PIL import Image
 
     rnd = random.Random(1)

@@ -11,7 +11,7 @@
 #
 # Trixie legs (PyPI bpy 5.1+ is built for Python 3.13 only, Debian trixie's
 # python3 is 3.13): the chroot is built or completed first
-# (scripts/gui/setup_blender_chroot.sh), adding python3-venv, EGL (bpy renders
+# (tools/gui/setup_blender_chroot.sh), adding python3-venv, EGL (bpy renders
 # previews offscreen through it; without it the process aborts) and nodejs (for
 # the tests that run Khronos' glTF-Validator and the Flamenco job script).
 # pip inside the chroot cannot verify the registry's TLS chain, so every wheel
@@ -61,17 +61,17 @@ host)
 trixie)
   ROOT="$REPO/.cache/trixie"
   # The chroot of the window tests, plus what these legs need in it.
-  TRIPO_GUI_EXTRA_PACKAGES="python3-venv nodejs libegl1 libegl-mesa0" scripts/gui/setup_blender_chroot.sh "$ROOT" trixie
+  TRIPO_GUI_EXTRA_PACKAGES="python3-venv nodejs libegl1 libegl-mesa0" tools/gui/setup_blender_chroot.sh "$ROOT" trixie
   # What the tests would otherwise fetch or make from inside the chroot, made
   # here (cached under .cache/): the extension's bundled wheels, a Draco GLB
   # (not every Blender in the chroot writes Draco; the main venv's does), and
   # gltf-validator.
   . scripts/python311.sh
-  "$PY" scripts/bundled_wheels.py >/dev/null
+  "$PY" -m tools.bundled_wheels >/dev/null
   if [ ! -f .cache/draco/sphere_draco.glb ]; then
     scripts/bootstrap.sh
     mkdir -p .cache/draco
-    .venv/bin/python scripts/draco_sphere.py .cache/draco/sphere_draco.glb >/dev/null 2>&1 \
+    .venv/bin/python -m tools.draco_sphere .cache/draco/sphere_draco.glb >/dev/null 2>&1 \
       || { echo "$0: the main venv's Blender could not write a Draco GLB" >&2; exit 1; }
   fi
   if [ "$TESTS" = not-gui ] && [ ! -f .cache/node/node_modules/gltf-validator/package.json ]; then

@@ -27,10 +27,9 @@ import sys
 import tempfile
 import tomllib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bundled_wheels import WheelError, ensure_wheels, manifest_with_wheels  # noqa: E402
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # an entry point run from a checkout: tools/ sits beside scripts/
+from tools.bundled_wheels import WheelError, ensure_wheels, manifest_with_wheels  # noqa: E402
 
 
 def find_blender_ext() -> str:

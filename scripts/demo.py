@@ -50,8 +50,8 @@ def main() -> int:
     if env.get("PIXAZO_API_KEY"):
         print("Using the real gateway (PIXAZO_API_KEY is set): this job is paid for.", flush=True)
     else:
-        sys.path.insert(0, os.path.join(REPO, "scripts"))
-        from gateway_sim import GatewaySimulator, SimConfig
+        sys.path.insert(0, REPO)  # the simulator lives in tools/, beside scripts/
+        from tools.gateway_sim import GatewaySimulator, SimConfig
 
         sim = GatewaySimulator(SimConfig(api_key="demo-key", queue_seconds=1.0, processing_seconds=2.0,
                                          texture_size=1024)).start()
@@ -70,8 +70,8 @@ def main() -> int:
     finally:
         if sim is not None:
             sim.stop()
-    render = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "render_preview.py"), blend, png],
-                            env=env, capture_output=True, text=True)
+    render = subprocess.run([sys.executable, "-m", "tools.render_preview", blend, png],
+                            env=env, capture_output=True, text=True, cwd=REPO)
     if render.returncode != 0:
         print(render.stdout[-2000:] + render.stderr[-2000:], file=sys.stderr)
         print("Rendering the preview failed.", file=sys.stderr)

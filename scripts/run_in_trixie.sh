@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run a command inside the Debian trixie chroot (.cache/trixie, built by
-# scripts/gui/setup_blender_chroot.sh) with the repository visible at its own
+# tools/gui/setup_blender_chroot.sh) with the repository visible at its own
 # absolute path: how the Python 3.13 legs of scripts/test.sh run pytest.
 #
 # Usage:
@@ -21,7 +21,7 @@
 #
 # All mounts are made in a private mount namespace (unshare -m): they are never
 # visible on the host and vanish with the run even if this script is killed.
-# It holds the same shared lock on the chroot as scripts/gui/run_blender_gui.sh,
+# It holds the same shared lock on the chroot as tools/gui/run_blender_gui.sh,
 # so concurrent runs never remove each other's mount points.
 # Exit status: the command's; 130 on a signal, 2 on usage errors, 3 if the
 # chroot is missing.
@@ -53,7 +53,7 @@ done
 if [ "$(id -u)" != 0 ]; then log "must run as root (chroot, mount)"; exit 2; fi
 ROOT="$(realpath -m "$ROOT")"
 if [ ! -x "$ROOT/usr/bin/python3" ]; then
-    log "no chroot at $ROOT; run scripts/gui/setup_blender_chroot.sh first"
+    log "no chroot at $ROOT; run tools/gui/setup_blender_chroot.sh first"
     exit 3
 fi
 if [ -z "$CWD" ]; then

@@ -18,7 +18,7 @@
 # suite only, TRIPO_MATRIX_LEGS="bpy52 bpy53" those two (unset: all).
 # Each leg's time, result and test counts are printed, and a summary at the
 # end, then whether PyPI has newer bpy releases than the pins (information
-# only, scripts/matrix_updates.py; TRIPO_CHECK_UPDATES=0 skips it). Each leg's
+# only, tools/matrix_updates.py; TRIPO_CHECK_UPDATES=0 skips it). Each leg's
 # output is also kept in .cache/test-logs/LEG.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,11 +83,11 @@ setup() {
     scripts/bootstrap.sh || return    # .venv: ruff, the update check and the window legs' host side
     for leg in $LEGS; do
         case "$(matrix_field "$leg" tests)" in
-            gui:*) scripts/gui/setup_blender_chroot.sh "" "$(matrix_field "$leg" tests | cut -d: -f2)" || return ;;
+            gui:*) tools/gui/setup_blender_chroot.sh "" "$(matrix_field "$leg" tests | cut -d: -f2)" || return ;;
             *) PYTHON[$leg]=$(scripts/bootstrap_matrix.sh "$leg") || return ;;
         esac
     done
-    .venv/bin/ruff check --quiet tripo_addon scripts tests
+    .venv/bin/ruff check --quiet tripo_addon scripts tests tools
 }
 start=$(date +%s)
 rc=0
@@ -123,6 +123,6 @@ done
 echo "[test.sh] summary:"
 printf '[test.sh]   %s\n' "${SUMMARY[@]}"
 if [ "${TRIPO_CHECK_UPDATES:-1}" != 0 ]; then
-    timeout 120 .venv/bin/python scripts/matrix_updates.py 2>&1 | sed 's/^/[test.sh] updates: /' || true
+    timeout 120 .venv/bin/python -m tools.matrix_updates 2>&1 | sed 's/^/[test.sh] updates: /' || true
 fi
 exit "$STATUS"

@@ -4,22 +4,14 @@ Blender user folder for each test."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = os.path.join(REPO, "scripts")
-TESTS = os.path.dirname(os.path.abspath(__file__))
-for path in (REPO, SCRIPTS, TESTS):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from tools.gateway_sim import GatewaySimulator, SimConfig
 
-from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+from tripo_addon.core.net.gateway import GatewayClient
 
-from tripo_addon.core.net.gateway import GatewayClient  # noqa: E402
-
-from helpers import SIM_KEY, fast_retry, make_image  # noqa: E402,F401
+from helpers import SIM_KEY, fast_retry, make_image  # noqa: F401  (fixtures use them; tests import them from helpers)
 
 
 @pytest.fixture(scope="session", autouse=True)

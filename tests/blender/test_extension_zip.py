@@ -7,20 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tomllib
 import zipfile
 
 import pytest
 from bhelpers import run_python
-from blender_tracebacks import tracebacks
+from tools.blender_tracebacks import tracebacks
 from helpers import SIM_KEY
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+from scripts.build_extension import build
+from tools.bundled_wheels import WheelError, ensure_wheels, read_lock
 
-from build_extension import build  # noqa: E402
-from bundled_wheels import WheelError, ensure_wheels, read_lock  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.matrix
 
@@ -183,7 +181,7 @@ def test_zip_carries_the_pinned_wheels_and_stays_platform_independent(built_zip)
 
 
 def test_a_tampered_wheel_in_the_cache_is_never_shipped(tmp_path, monkeypatch):
-    import bundled_wheels
+    from tools import bundled_wheels
 
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -9,8 +9,8 @@ import os
 
 import bpy
 import pytest
-from glb_from_image import glb_from_image
-from glb_tripo_like import tripo_like_glb
+from tools.glb_from_image import glb_from_image
+from tools.glb_tripo_like import tripo_like_glb
 
 from bhelpers import scene_fingerprint
 from helpers import SIM_KEY, fast_retry, make_image

@@ -6,7 +6,7 @@ import struct
 
 import bpy
 import pytest
-from glb_from_image import glb_from_image
+from tools.glb_from_image import glb_from_image
 from mathutils import Vector
 
 from bhelpers import scene_fingerprint

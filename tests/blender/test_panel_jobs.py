@@ -9,7 +9,7 @@ import time
 
 import bpy
 import pytest
-from glb_from_image import glb_from_image
+from tools.glb_from_image import glb_from_image
 from helpers import make_image
 from mathutils import Vector
 from test_ui_jobs import addon, ui  # noqa: F401  (fixtures)

@@ -35,7 +35,6 @@ for _name in [m for m in sys.modules if m == "numpy" or m.startswith("numpy.")]:
     del sys.modules[_name]
 """
 
-DRACO_SPHERE = os.path.join(REPO, "scripts", "draco_sphere.py")
 #: Made by scripts/bootstrap_matrix.sh with the main venv for the legs in the
 #: trixie chroot, whose Blenders cannot all write Draco and cannot run the host's venv.
 PREMADE_DRACO = os.path.join(REPO, ".cache", "draco", "sphere_draco.glb")
@@ -119,12 +118,12 @@ def test_batch_command_without_numpy_exits_2_and_sends_nothing(sim, user_res, im
 def draco_glb(tmp_path_factory):
     """A Draco-compressed GLB from Blender's own exporter: this Blender's, else
     (it cannot write Draco) the main venv's bpy 4.5, else the one made beforehand."""
-    from draco_sphere import is_draco
+    from tools.draco_sphere import is_draco
 
     path = str(tmp_path_factory.mktemp("draco") / "sphere_draco.glb")
     for python in (sys.executable, os.path.join(REPO, ".venv", "bin", "python")):
         if os.path.isfile(python):   # the host's venv does not run in the chroot
-            subprocess.run([python, DRACO_SPHERE, path], capture_output=True, timeout=120)
+            subprocess.run([python, "-m", "tools.draco_sphere", path], capture_output=True, timeout=120, cwd=REPO)
             if os.path.isfile(path) and is_draco(path):
                 return path
     if os.path.isfile(PREMADE_DRACO) and is_draco(PREMADE_DRACO):

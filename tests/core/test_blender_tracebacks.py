@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blender_tracebacks import tracebacks
+from tools.blender_tracebacks import tracebacks
 
 BLENDERS_OWN = '''Traceback (most recent call last):
   File "/usr/share/blender/scripts/modules/addon_utils.py", line 544, in enable

@@ -1,9 +1,9 @@
 """matrix.txt, the one place of the test matrix's bpy pins, and the update
-check scripts/matrix_updates.py (information only: no network here)."""
+check tools/matrix_updates.py (information only: no network here)."""
 
 from __future__ import annotations
 
-import matrix_updates as mu
+from tools import matrix_updates as mu
 
 LEGS = [
     {"leg": "bpy45", "bpy": "4.5.3", "python": "3.11", "where": "host", "tests": "full"},

@@ -281,7 +281,7 @@ def test_completed_job_is_not_polled_again(sim, client, journal, new_job, prepar
 
 
 def test_a_job_is_only_asked_about_at_the_gateway_it_was_sent_to(sim, make_client, journal, new_job, prepared):
-    from gateway_sim import GatewaySimulator, SimConfig
+    from tools.gateway_sim import GatewaySimulator, SimConfig
     from helpers import SIM_KEY
 
     job = advance(new_job, make_client(), journal, image_url=prepared.image_url,

@@ -1,6 +1,6 @@
 """Generate a model from the real sidebar button: runs INSIDE a windowed Blender.
 
-    scripts/gui/run_blender_gui.sh --results OUT --bind DIR tests/gui/generate_gui.py -- \
+    tools/gui/run_blender_gui.sh --results OUT --bind DIR tests/gui/generate_gui.py -- \
         --mode test|bench --out OUT --zip ZIP --base-url URL --image IMG.png \
         [--image2 IMG2.png] [--p2-image IMG ...] [--p2-stagger S] [--poll-interval S]
 
@@ -22,7 +22,7 @@ What it does, as a new user would:
   save a .blend, start a second job and quit Blender while it downloads (the
   host checks the journal and the exit time afterwards).
 
-  bench mode (scripts/bench_ui.py): before the click, the probe idle and
+  bench mode (tools/bench_ui.py): before the click, the probe idle and
   with only the sidebar redrawn 10x/s; after the job, a naive blocking
   ``requests.get`` of the same GLB on the main thread (from a timer) under
   the same probe; a second clicked job (--image2, warm caches); then N jobs
@@ -47,7 +47,7 @@ import bpy
 sys.dont_write_bytecode = True   # Blender ignores PYTHONDONTWRITEBYTECODE
 sys.path.insert(0, os.path.join(os.environ.get("TRIPO_GUI_REPO")
                                 or os.path.dirname(os.path.dirname(os.path.dirname(
-                                    os.path.abspath(__file__)))), "scripts", "gui"))
+                                    os.path.abspath(__file__)))), "tools", "gui"))
 import blender_gui_lib as gl  # noqa: E402
 
 EXT_ID = "tripo3d"

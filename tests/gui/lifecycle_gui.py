@@ -1,6 +1,6 @@
 """Add-on lifecycle, undo and modes in a real Blender window: runs INSIDE Blender.
 
-    scripts/gui/run_blender_gui.sh --env BLENDER_USER_RESOURCES ... tests/gui/lifecycle_gui.py -- \
+    tools/gui/run_blender_gui.sh --env BLENDER_USER_RESOURCES ... tests/gui/lifecycle_gui.py -- \
         --phase start --out OUT --zip ZIP --image-dir DIR --undo-log LOG
     ... tests/gui/lifecycle_gui.py -- --phase restart --out OUT --expect OUT/lifecycle_start.json
 
@@ -46,7 +46,7 @@ import bpy
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("TRIPO_GUI_REPO")
                                 or os.path.dirname(os.path.dirname(os.path.dirname(
-                                    os.path.abspath(__file__)))), "scripts", "gui"))
+                                    os.path.abspath(__file__)))), "tools", "gui"))
 import blender_gui_lib as gl  # noqa: E402
 
 EXT_ID = "tripo3d"

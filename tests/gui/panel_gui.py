@@ -1,6 +1,6 @@
 """The rebuilt panel in a real Blender window: runs INSIDE Blender under Xvfb.
 
-    scripts/gui/run_blender_gui.sh --results OUT --bind DIR tests/gui/panel_gui.py -- \
+    tools/gui/run_blender_gui.sh --results OUT --bind DIR tests/gui/panel_gui.py -- \
         --out OUT --zip ZIP --base-url URL --image A.png --image B.png ... (5 images)
 
 The key comes in through TRIPO_GUI_API_KEY. The simulator is steered through
@@ -28,7 +28,7 @@ import bpy
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("TRIPO_GUI_REPO")
                                 or os.path.dirname(os.path.dirname(os.path.dirname(
-                                    os.path.abspath(__file__)))), "scripts", "gui"))
+                                    os.path.abspath(__file__)))), "tools", "gui"))
 import blender_gui_lib as gl  # noqa: E402
 
 PKG = "bl_ext.user_default.tripo3d"

@@ -1,6 +1,6 @@
 """GUI smoke script: runs INSIDE a windowed Blender under Xvfb.
 
-    scripts/gui/run_blender_gui.sh --results OUT tests/gui/smoke_gui.py -- \
+    tools/gui/run_blender_gui.sh --results OUT tests/gui/smoke_gui.py -- \
         --out OUT [--extension ZIP --extension-id ID] [--addon-zip TRIPO3D_ZIP]
 
 Proves the harness works: timers fire, an image shows in an Image Editor with
@@ -22,7 +22,7 @@ import bpy
 sys.dont_write_bytecode = True   # Blender ignores PYTHONDONTWRITEBYTECODE
 sys.path.insert(0, os.path.join(os.environ.get("TRIPO_GUI_REPO")
                                 or os.path.dirname(os.path.dirname(os.path.dirname(
-                                    os.path.abspath(__file__)))), "scripts", "gui"))
+                                    os.path.abspath(__file__)))), "tools", "gui"))
 import blender_gui_lib as gl  # noqa: E402  (found via the path set above)
 
 CATEGORY = "GUI Smoke"

@@ -23,17 +23,15 @@ import glob
 import json
 import os
 import secrets
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import gui_host as gh  # noqa: E402
+from tools.gui import gui_host as gh
 
-sys.path.insert(0, os.path.join(gh.REPO, "scripts"))
-from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+from tools.gateway_sim import GatewaySimulator, SimConfig
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 pytestmark = gh.gui_test_marks(pytest)
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import gui_host as gh  # noqa: E402
+from tools.gui import gui_host as gh
 
-sys.path.insert(0, os.path.join(gh.REPO, "scripts"))
-from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
+from tools.gateway_sim import GatewaySimulator, SimConfig
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 PANEL_GUI = os.path.join(HERE, "panel_gui.py")
 IMAGES = ("robot_a.png", "robot_b.png", "robot_c.png", "robot_d.png", "robot_e.png")

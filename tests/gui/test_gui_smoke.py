@@ -1,7 +1,7 @@
 """Smoke test of the GUI harness: a real Blender 4.3 window under Xvfb.
 
-Builds (once) the trixie chroot with scripts/gui/setup_blender_chroot.sh and
-runs tests/gui/smoke_gui.py in it with scripts/gui/run_blender_gui.sh, twice:
+Builds (once) the trixie chroot with tools/gui/setup_blender_chroot.sh and
+runs tests/gui/smoke_gui.py in it with tools/gui/run_blender_gui.sh, twice:
 as `apt install blender` leaves Debian (no python3-requests, so the real
 extension zip's wheels must provide it), and with python3-requests installed.
 Needs root (debootstrap, chroot, mount namespaces); the first run downloads
@@ -17,17 +17,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import zipfile
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gui_host as gh  # noqa: E402
+from tools.gui import gui_host as gh
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
+GUI_SCRIPTS = os.path.join(REPO, "tools", "gui")
 RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
 SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smoke_gui.py")
 ROOT = gh.ROOT   # TRIPO_GUI_ROOT, else <repo>/.cache/<TRIPO_GUI_SUITE, default trixie>

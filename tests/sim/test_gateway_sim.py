@@ -1,5 +1,5 @@
-"""Tests of the local Pixazo gateway simulator (scripts/gateway_sim.py) and of
-the GLB it serves (scripts/glb_from_image.py).  Plain pytest + requests, no bpy.
+"""Tests of the local Pixazo gateway simulator (tools/gateway_sim.py) and of
+the GLB it serves (tools/glb_from_image.py).  Plain pytest + requests, no bpy.
 
 Everything (helpers and fixtures) lives in this one module on purpose: a
 `from conftest import ...` could pick up another directory's conftest."""
@@ -28,12 +28,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-
-from gateway_sim import (  # noqa: E402
+from tools.gateway_sim import (
     APIM_401,
     DOWNLOAD_FAULTS,
     STATUS_FAULTS,
@@ -41,7 +36,10 @@ from gateway_sim import (  # noqa: E402
     GatewaySimulator,
     SimConfig,
 )
-from glb_from_image import glb_from_image  # noqa: E402
+from tools.glb_from_image import glb_from_image
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = REPO / "tools"
 
 KEY = "sim-key"
 GLTF_VALIDATOR_VERSION = "2.0.0-dev.3.10"  # scripts/bootstrap_matrix.sh reads this line
@@ -187,7 +185,7 @@ def hook_server():
 def gltf_validator():
     """Path to scripts/validate_gltf.mjs with gltf-validator installed under
     <repo>/.cache/node.  Missing node or npm is a FAILURE, not a skip."""
-    script = SCRIPTS / "validate_gltf.mjs"
+    script = TOOLS / "validate_gltf.mjs"
     state = {}
 
     def ensure_installed() -> str:
@@ -805,10 +803,10 @@ def _read_line(proc, limit=15.0) -> str:
 def test_cli_ready_serves_and_exits_cleanly(tmp_path, png_bytes):
     (tmp_path / "in.png").write_bytes(png_bytes)
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "gateway_sim.py"), "--port", "0", "--key", "cli-key",
+        [sys.executable, "-m", "tools.gateway_sim", "--port", "0", "--key", "cli-key",
          "--queue-seconds", "0.05", "--processing-seconds", "0.1", "--texture-size", "64",
          "--asset-dir", str(tmp_path), "--config", json.dumps({"outcome_error": "x"})],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         line = _read_line(proc)
         m = re.fullmatch(r"READY (http://127\.0\.0\.1:(\d+))\n", line)
@@ -831,14 +829,14 @@ def test_cli_ready_serves_and_exits_cleanly(tmp_path, png_bytes):
 
 
 def test_cli_refuses_non_loopback_host():
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "gateway_sim.py"), "--host", "0.0.0.0"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([sys.executable, "-m", "tools.gateway_sim", "--host", "0.0.0.0"],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
     assert proc.returncode == 2 and "loopback" in proc.stderr and "READY" not in proc.stdout
 
 
 def test_cli_sigint_exits_zero():
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "gateway_sim.py")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tools.gateway_sim"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert _read_line(proc).startswith("READY http://127.0.0.1:")
         proc.send_signal(signal.SIGINT)

@@ -3,7 +3,7 @@ shaped like real Tripo3D v2.5 output, checked by parsing it, by Khronos'
 glTF-Validator and by Blender's own glTF importer.
 
 The real Tripo files these figures come from are never read here
-(scripts/compare_tripo_like.py compares against them by hand)."""
+(tools/compare_tripo_like.py compares against them by hand)."""
 from __future__ import annotations
 
 import array
@@ -23,13 +23,11 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
+from tools.gateway_sim import SUBMIT_PATH, GatewaySimulator, SimConfig
+from tools.glb_tripo_like import cache_info, tripo_like_glb
 
-from gateway_sim import SUBMIT_PATH, GatewaySimulator, SimConfig  # noqa: E402
-from glb_tripo_like import cache_info, tripo_like_glb  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = REPO / "tools"
 
 KEY = "sim-key"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -216,7 +214,7 @@ def test_khronos_validator_finds_only_what_real_tripo_files_have(tripo_glb):
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     env = {k: v for k, v in os.environ.items() if k != "GLTF_VALIDATOR_DIR"}
-    proc = subprocess.run([node, str(SCRIPTS / "validate_gltf.mjs"), str(tripo_glb), "--full"],
+    proc = subprocess.run([node, str(TOOLS / "validate_gltf.mjs"), str(tripo_glb), "--full"],
                           capture_output=True, text=True, timeout=180, env=env)
     report = json.loads(proc.stdout)
     assert report["numErrors"] == 0, report["messages"]

@@ -26,7 +26,7 @@ from ...core.net.urls import normalise_base_url
 from ...core.net.ratelimit import SharedLimiter
 from . import pausing
 from .. import settings as settings_mod
-from . import internal_errors as bugs, recovery, upload_cleanup as uploads
+from . import internal_errors, recovery, upload_cleanup
 from ...core.engine import worker
 from ..imp.import_step import import_job
 from ..user_data import journal, journal_if_open
@@ -185,7 +185,7 @@ class JobManager:
 
     def clean_uploads(self) -> None:
         """Delete, in the background, uploaded images no job needs any more. Main thread only."""
-        uploads.clean_later(self, journal())
+        upload_cleanup.clean_later(self, journal())
 
     def remove(self, job_id: str) -> None:
         if job_id in self.threads:
@@ -225,7 +225,7 @@ class JobManager:
             except IndexError:  # none left
                 break
             if event == "sweep":
-                uploads.report(self, data)
+                upload_cleanup.report(self, data)
                 continue
             if job_id in self.ignored:
                 continue
@@ -268,7 +268,7 @@ class JobManager:
         return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
 
     def _bug(self, job_id: str, data: dict, exc: Exception) -> None:
-        bugs.mark_job(self, job_id, data, exc)
+        internal_errors.mark_job(self, job_id, data, exc)
 
     def _finish(self, job: Job) -> None:
         self.worker_tokens.pop(job.id, None)

@@ -10,7 +10,7 @@ import os
 import bpy
 from bpy.props import CollectionProperty, IntProperty, StringProperty
 
-from ...core.engine import job_display as job_status
+from ...core.engine import job_display
 from ..engine.manager import manager
 from .properties import chosen_params, chosen_source, panel_settings
 
@@ -52,15 +52,15 @@ def active_job(context):
     return manager.jobs.get(items[wm.tripo3d_job_index].job_id)
 
 
-def job_row_status(job) -> job_status.Status:
-    return job_status.status(
+def job_row_status(job) -> job_display.Status:
+    return job_display.status(
         job, running=job.id in manager.threads, waiting=any(j.id == job.id for j, _ in manager.waiting),
         paused=job.id in manager.paused, estimate=_estimate[0],
         object_mode=job.id in manager.waiting_for_object_mode)
 
 
 def refresh_estimate() -> None:
-    _estimate[0] = job_status.server_estimate(manager.jobs.values())
+    _estimate[0] = job_display.server_estimate(manager.jobs.values())
 
 
 def existing_result(context):

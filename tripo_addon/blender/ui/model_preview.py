@@ -21,7 +21,7 @@ import bpy
 
 from ...core import preview_png
 from ...core.engine.jobs import Job
-from . import thumbnails as previews
+from . import thumbnails
 from ..engine.manager import manager
 from ..windows import redraw
 
@@ -46,7 +46,7 @@ def on_imported(job: Job) -> None:
     if bpy.app.background or not job.glb_path or job.id in _queue:
         return
     if os.path.isfile(preview_png.path_for(job.glb_path)):
-        previews.use_result_file(job)  # Import Again: the same model, the same picture
+        thumbnails.use_result_file(job)  # Import Again: the same model, the same picture
         return
     _queue.append(job.id)
     if not bpy.app.timers.is_registered(_step):
@@ -72,7 +72,7 @@ def _finish(job_id: str, size, pixels) -> None:
     job = manager.jobs.get(job_id)
     if job is None:
         return
-    previews.use_result_pixels(job, size, pixels)
+    thumbnails.use_result_pixels(job, size, pixels)
     if job.glb_path:
         try:
             preview_png.write(preview_png.path_for(job.glb_path), size[0], size[1], pixels)

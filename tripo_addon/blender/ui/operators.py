@@ -13,7 +13,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from ...core import errors as E
 from ...core.engine.jobs import FINISHED, Job, State
-from . import job_list as joblist
+from . import job_list
 from ..imp import viewport
 from .. import settings as settings_mod
 from ...core.placement_options import ImportOptions
@@ -201,7 +201,7 @@ class TRIPO3D_OT_remove_job(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "This job is still running; stop tracking it first.")
             return {"CANCELLED"}
         manager.remove(self.job_id)
-        joblist.sync()
+        job_list.sync()
         return {"FINISHED"}
 
 
@@ -275,7 +275,7 @@ class TRIPO3D_OT_clear_finished(bpy.types.Operator):
                 if j.state in FINISHED and j.id not in manager.active_ids() and j.id not in manager.paused]
         for job_id in gone:
             manager.remove(job_id)
-        joblist.sync()
+        job_list.sync()
         self.report({"INFO"}, f"Cleared {len(gone)} finished job(s).")
         return {"FINISHED"}
 

@@ -1,8 +1,8 @@
 """The sidebar panels (3D Viewport and Image Editor): Generate with its
 option subpanels, and the job list (a UIList, details of the active job).
 
-draw() only reads: thumbnails come from :mod:`.previews` (made beforehand),
-job rows from :mod:`.job_status`, the list's items from :mod:`.joblist`.
+draw() only reads: thumbnails come from :mod:`.thumbnails` (made beforehand),
+job rows from :mod:`...core.engine.job_display`, the list's items from :mod:`.job_list`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import bpy
 
 from ...core.engine.jobs import State
-from ...core.engine import job_display as job_status
+from ...core.engine import job_display
 from .. import settings as settings_mod
 from ..windows import CATEGORY
 from ..engine.manager import manager
@@ -245,7 +245,7 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
         self.draw_actions(box, job, st)
 
     @staticmethod
-    def draw_actions(layout, job, st: job_status.Status) -> None:
+    def draw_actions(layout, job, st: job_display.Status) -> None:
         col = layout.column(align=True)
         running = st.active
         if running or job.id in manager.paused:
@@ -256,7 +256,7 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
             col.operator("tripo3d.select_job", text="Select & Frame", icon="RESTRICT_SELECT_OFF").job_id = job.id
         if job.glb_path and os.path.exists(job.glb_path) and not running:
             col.operator("tripo3d.import_job", text="Import Again", icon="IMPORT").job_id = job.id
-        if job.state in job_status.RETRYABLE and not running:
+        if job.state in job_display.RETRYABLE and not running:
             col.operator("tripo3d.retry_job", text="Retry (charges again)", icon="FILE_REFRESH").job_id = job.id
         col.menu("TRIPO3D_MT_job", text="More", icon="DOWNARROW_HLT")
 

@@ -10,18 +10,18 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import (
-    job_list as joblist,
+    job_list,
     operators,
     panels,
-    thumbnails as previews,
+    thumbnails,
     properties,
-    model_preview as result_preview,
+    model_preview,
 )
 from ..engine.manager import manager
 from ..windows import redraw
 
 #: In registration order (unregistered in reverse).
-MODULES = (properties, previews, result_preview, joblist, operators, panels)
+MODULES = (properties, thumbnails, model_preview, job_list, operators, panels)
 
 _cli_handle = None
 #: When the panel last redrew for time alone (running clocks, a message expiring).
@@ -54,9 +54,9 @@ def _tick() -> float:
 def _on_load_post(_dummy=None) -> None:
     # A newly opened file may be the one that started a finished job.
     manager.recover()
-    previews.ensure_listed_icons()
-    joblist.refresh_estimate()
-    joblist.sync()
+    thumbnails.ensure_listed_icons()
+    job_list.refresh_estimate()
+    job_list.sync()
 
 
 
@@ -79,10 +79,10 @@ def register() -> None:
         manager.recover()
     except OSError as exc:
         print(f"Tripo3D: could not read the job journal ({exc.strerror}).", file=sys.stderr)
-    previews.ensure_listed_icons()
-    joblist.refresh_estimate()
+    thumbnails.ensure_listed_icons()
+    job_list.refresh_estimate()
     try:
-        joblist.sync()
+        job_list.sync()
     except AttributeError:
         pass  # the window manager is not readable while Blender starts; load_post does it
 

@@ -7,7 +7,7 @@ face is displaced by the image's luminance, with side walls and a flat back.
 Pure Python + Pillow + struct (no numpy).  The output passes Khronos'
 glTF-Validator with no errors and no warnings.
 
-    from glb_from_image import glb_from_image
+    from tools.glb_from_image import glb_from_image
     glb = glb_from_image(open("photo.png", "rb").read(), texture_size=256)
 
 CLI:  python glb_from_image.py IMAGE OUT.glb [--texture-size N] [--noise]

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build (once) a Debian chroot that holds a real Blender plus Xvfb, for the GUI
-# test harness (see scripts/gui/run_blender_gui.sh): trixie's Blender 4.3 by
+# test harness (see tools/gui/run_blender_gui.sh): trixie's Blender 4.3 by
 # default, or another suite's (sid has Blender 5.x).
 #
-# Usage: scripts/gui/setup_blender_chroot.sh [ROOT [SUITE]]
+# Usage: tools/gui/setup_blender_chroot.sh [ROOT [SUITE]]
 #   ROOT defaults to <repo>/.cache/SUITE, SUITE to trixie (or $TRIPO_GUI_SUITE)
 #
 # Idempotent: if ROOT/usr/bin/blender runs and every package below (plus the

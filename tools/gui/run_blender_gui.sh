@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run a Python script inside a real, windowed Blender 4.3 (Debian trixie chroot
-# built by scripts/gui/setup_blender_chroot.sh) under Xvfb.
+# built by tools/gui/setup_blender_chroot.sh) under Xvfb.
 #
 # Usage:
-#   scripts/gui/run_blender_gui.sh [OPTIONS] [--] SCRIPT.py [--] [SCRIPT_ARGS...]
+#   tools/gui/run_blender_gui.sh [OPTIONS] [--] SCRIPT.py [--] [SCRIPT_ARGS...]
 #
 # SCRIPT_ARGS reach the script after Blender's own "--" (sys.argv); read them
 # with blender_gui_lib.script_args().
@@ -85,7 +85,7 @@ SCRIPT_ARGS=("$@")
 if [ "$(id -u)" != 0 ]; then log "must run as root (chroot, mount)"; exit 2; fi
 ROOT="$(realpath -m "$ROOT")"
 if [ ! -x "$ROOT/usr/bin/blender" ] || [ ! -x "$ROOT/usr/bin/xvfb-run" ]; then
-    log "no blender/xvfb-run in $ROOT; run scripts/gui/setup_blender_chroot.sh first"
+    log "no blender/xvfb-run in $ROOT; run tools/gui/setup_blender_chroot.sh first"
     exit 3
 fi
 [ -f "$SCRIPT" ] || { log "no such script: $SCRIPT"; exit 2; }

@@ -2,7 +2,7 @@
 
 What the gateway simulator serves with ``SimConfig(model_style="tripo")``, so
 the add-on's import, memory and timing are exercised on what Tripo really
-sends (compare with ``scripts/compare_tripo_like.py``):
+sends (compare with ``tools/compare_tripo_like.py``):
 
 - one scene, one node ``tripo_node_<uuid>`` with no transform, one mesh
   ``tripo_mesh_<uuid>`` of exactly 50,000 triangles, float POSITION / NORMAL /
@@ -32,7 +32,7 @@ from typing import List, Tuple
 
 from PIL import Image, ImageFilter
 
-from glb_from_image import decode_image
+from tools.glb_from_image import decode_image
 
 GENERATOR = "https://tripo3d.ai"   # what real outputs say; the names mark it as simulated anyway
 RINGS = 100         # vertex rows between the poles

@@ -1,10 +1,10 @@
 """Helpers for scripts that run INSIDE a real, windowed Blender under Xvfb.
 
-Start such a script with ``scripts/gui/run_blender_gui.sh SCRIPT.py -- ARGS``.
+Start such a script with ``tools/gui/run_blender_gui.sh SCRIPT.py -- ARGS``.
 Import this module from the script with::
 
     import os, sys
-    sys.path.insert(0, os.path.join(os.environ["TRIPO_GUI_REPO"], "scripts", "gui"))
+    sys.path.insert(0, os.path.join(os.environ["TRIPO_GUI_REPO"], "tools", "gui"))
     import blender_gui_lib as gl
 
 Blender in the trixie chroot runs Python 3.13; this file stays valid on 3.11.

@@ -1,9 +1,9 @@
 """Helpers of scripts/bench.py that run in fresh processes (P4, P5, P6).
 
-    python scripts/bench_child.py p4 URL DEST KEY BASE_URL   # the add-on's download, its own peak RSS
-    python scripts/bench_child.py p5 GLB RUNS                # import_job / import_glb vs bare glTF import
-    python scripts/bench_child.py p6                         # import bpy, then register the add-on
-    python scripts/bench_child.py p6zip ZIP|-                # install the extension zip / time addon_enable
+    python -m tools.bench_child p4 URL DEST KEY BASE_URL   # the add-on's download, its own peak RSS
+    python -m tools.bench_child p5 GLB RUNS                # import_job / import_glb vs bare glTF import
+    python -m tools.bench_child p6                         # import bpy, then register the add-on
+    python -m tools.bench_child p6zip ZIP|-                # install the extension zip / time addon_enable
 
 Each prints one line "BENCHJSON {...}" with its figures (Blender's own
 output may come before it). The parent side of each row is here too.
@@ -31,7 +31,7 @@ def _emit(data: dict) -> None:
 
 
 def run_child(args: list[str], env: dict | None = None, timeout: float = 900) -> dict:
-    r = subprocess.run([PY, os.path.abspath(__file__), *args], capture_output=True, text=True,
+    r = subprocess.run([PY, "-m", "tools.bench_child", *args], capture_output=True, text=True,
                        env=env, timeout=timeout, cwd=REPO)
     for line in reversed(r.stdout.splitlines()):
         if line.startswith(MARK):
@@ -64,7 +64,6 @@ def big_glb(size: int) -> bytes:
 
 
 def child_p4(url: str, dest: str, key: str, base: str, durable: str = "1") -> None:
-    sys.path.insert(0, REPO)
     from tripo_addon.core.net import download
     from tripo_addon.core.net.gateway import GatewayClient
 
@@ -170,7 +169,6 @@ def _durable_write_seconds(path: str, size: int) -> float:
 def child_p5(path: str, runs: int) -> None:
     import bpy
 
-    sys.path.insert(0, REPO)
     from tripo_addon.core.placement_options import ImportOptions
     from tripo_addon.blender.imp.importer import import_glb
     from tripo_addon.blender.imp.import_step import import_job
@@ -265,7 +263,6 @@ def child_p6() -> None:
 
     pay_blenders_collection()
     t1 = time.perf_counter()
-    sys.path.insert(0, REPO)
     import tripo_addon
 
     tripo_addon.register()

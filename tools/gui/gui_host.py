@@ -2,7 +2,7 @@
 
 Everything here runs on the HOST (not inside Blender): building the chroot
 and the extension zip, making test images, running a script in the windowed
-Blender (scripts/gui/run_blender_gui.sh), and checking what a run left behind.
+Blender (tools/gui/run_blender_gui.sh), and checking what a run left behind.
 """
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ import subprocess
 import sys
 import time
 
+from tools.blender_tracebacks import tracebacks  # noqa: F401  (the window tests' check)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if os.path.join(REPO, "tests") not in sys.path:
-    sys.path.insert(0, os.path.join(REPO, "tests"))
-from blender_tracebacks import tracebacks  # noqa: E402,F401  (the window tests' check)
-GUI_SCRIPTS = os.path.join(REPO, "scripts", "gui")
+GUI_SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 SETUP = os.path.join(GUI_SCRIPTS, "setup_blender_chroot.sh")
 RUN = os.path.join(GUI_SCRIPTS, "run_blender_gui.sh")
 #: The Debian suite whose Blender the window tests run (trixie: 4.3; sid has
 #: 5.x), and its chroot. scripts/test.sh sets both for its window-test legs.
 SUITE = os.environ.get("TRIPO_GUI_SUITE") or "trixie"
 ROOT = os.environ.get("TRIPO_GUI_ROOT") or os.path.join(REPO, ".cache", SUITE)
-GENERATE_GUI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generate_gui.py")
+GENERATE_GUI = os.path.join(REPO, "tests", "gui", "generate_gui.py")
 
 #: Python modules Debian's blender package does not pull in (blender.org builds
 #: bundle them; Debian's uses the system Python and only recommends them) that

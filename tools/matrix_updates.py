@@ -1,6 +1,6 @@
 """Say whether PyPI has newer bpy releases than matrix.txt pins (information only).
 
-    .venv/bin/python scripts/matrix_updates.py
+    .venv/bin/python -m tools.matrix_updates
 
 Asks pip (``pip index versions bpy --python-version X --only-binary=:all:
 --platform manylinux_2_28_x86_64``) for each Python the matrix uses, then

@@ -1,6 +1,6 @@
 """Write a small Draco-compressed GLB with Blender's own glTF exporter.
 
-    .venv/bin/python scripts/draco_sphere.py OUT.glb
+    .venv/bin/python -m tools.draco_sphere OUT.glb
 
 Exits 1 when this Blender wrote no Draco (the PyPI bpy 4.2, 5.2 and 5.3 wheels
 lack a loadable Draco library: their exporter writes a plain GLB). The Draco

@@ -3,7 +3,7 @@
 
 Exact command (as root, from the repository root):
 
-    .venv/bin/python scripts/bench_ui.py --jobs 8 --json bench-ui.json
+    .venv/bin/python -m tools.bench_ui --jobs 8 --json bench-ui.json
 
 It builds the extension zip, starts the gateway simulator on this host as a
 slow server (~9.6 MB GLB: 2048 px noise texture, served at 2.4 MB/s so the
@@ -11,7 +11,7 @@ download takes ~4 s; 1 s queued, then 2-4 s processing, drawn at random for
 each job so completions fall at any point between two polls; 50 ms API
 latency) and runs
 tests/gui/generate_gui.py --mode bench in the windowed Blender of the trixie
-chroot (scripts/gui/run_blender_gui.sh). Figures, no pass/fail:
+chroot (tools/gui/run_blender_gui.sh). Figures, no pass/fail:
 
 P1  main-thread stall: the longest gap of a 10 ms timer probe minus 10 ms,
     from the click on "Generate 3D Model" (a real xdotool click) through
@@ -52,11 +52,10 @@ import tempfile
 import threading
 import time
 
+from tools.gateway_sim import GatewaySimulator, SimConfig
+from tools.gui import gui_host as gh
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "gui"))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
-import gui_host as gh  # noqa: E402
-from gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
 SIM = dict(queue_seconds=1.0, processing_seconds=3.0, texture_size=2048, texture_noise=True,
            download_rate=2_400_000, latency=0.05)

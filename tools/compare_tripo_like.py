@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare the simulator's Tripo-like GLB with real Tripo3D outputs.
 
-    .venv/bin/python scripts/compare_tripo_like.py FIXTURE_DIR [--image PICTURE]
+    .venv/bin/python -m tools.compare_tripo_like FIXTURE_DIR [--image PICTURE]
 
 FIXTURE_DIR holds real ``*.glb`` files and ``glbinfo.py`` (their summariser,
 see its SOURCES.md); they are local data, never committed, and no test reads
@@ -20,10 +20,7 @@ import struct
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from glb_tripo_like import tripo_like_glb  # noqa: E402
+from tools.glb_tripo_like import tripo_like_glb
 
 TYPES = {5121: "u8", 5123: "u16", 5125: "u32", 5126: "f32"}
 

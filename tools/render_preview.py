@@ -1,6 +1,6 @@
 """Render the models in a .blend to a PNG (used by the demo).
 
-    python scripts/render_preview.py SCENE.blend OUT.png
+    python -m tools.render_preview SCENE.blend OUT.png
 
 Adds a camera, a sun, a soft sky and a ground plane around whatever meshes
 the file holds, and renders with Cycles on the CPU.

@@ -7,10 +7,9 @@ client talks to: submit (202 + polling_url), status polling
 a real textured GLB built from the submitted image, optional webhooks, and a
 fault plan to make any request fail in a chosen way.
 
-Stdlib + Pillow only.  Usable in-process::
+Stdlib + Pillow only.  Usable in-process (from the repository root)::
 
-    sys.path.insert(0, "<repo>/scripts")
-    from gateway_sim import GatewaySimulator, SimConfig
+    from tools.gateway_sim import GatewaySimulator, SimConfig
     with GatewaySimulator(SimConfig(queue_seconds=0.1)) as sim:
         base = sim.url                     # use as PIXAZO_BASE_URL
         sim.configure(faults={"status": ["503", "drop"]})
@@ -19,8 +18,8 @@ Stdlib + Pillow only.  Usable in-process::
 
 or out of process::
 
-    python scripts/gateway_sim.py --port 0       # prints "READY http://127.0.0.1:PORT"
-    python scripts/gateway_sim.py --model-style tripo   # GLBs shaped like real Tripo output
+    python -m tools.gateway_sim --port 0       # prints "READY http://127.0.0.1:PORT"
+    python -m tools.gateway_sim --model-style tripo   # GLBs shaped like real Tripo output
 
 Control routes (no key): GET /_sim/stats, GET /_sim/jobs, GET /_sim/config,
 POST /_sim/config (JSON object of SimConfig changes), POST /_sim/reset,
@@ -55,9 +54,8 @@ import urllib.request
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from glb_from_image import decode_image, glb_from_image  # noqa: E402
-from glb_tripo_like import tripo_like_glb  # noqa: E402
+from tools.glb_from_image import decode_image, glb_from_image
+from tools.glb_tripo_like import tripo_like_glb
 
 MODEL_ID = "tripo3d-v2-5-413"
 SUBMIT_PATH = f"/{MODEL_ID}/v1/tripo3d-v2-5-request"

@@ -1,7 +1,7 @@
 """The pure-Python wheels the extension zip carries (requests and its dependencies).
 
-    python scripts/bundled_wheels.py                 # fetch/check them, print their paths
-    python scripts/bundled_wheels.py --lock requests==2.34.2 urllib3==2.8.0 ...
+    python -m tools.bundled_wheels                 # fetch/check them, print their paths
+    python -m tools.bundled_wheels --lock requests==2.34.2 urllib3==2.8.0 ...
                                                      # print wheels.lock lines for new pins
 
 Blender's own builds ship requests, distro builds (which use the system Python)
