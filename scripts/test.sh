@@ -57,7 +57,7 @@ run_leg() {  # run_leg NAME LOG LIMIT_SECONDS COMMAND...: time it, note the resu
     local name=$1 log=$2 limit=$3 start rc
     shift 3
     start=$(date +%s)
-    echo "[test.sh] leg $name: $*"
+    echo "[test.sh] leg $name: $(printf '%q ' "$@")"
     # A hard limit, so a hung Blender can never hold CI for hours.
     set +e
     timeout --kill-after=30 "$limit" "$@" 2>&1 | tee "$log"
