@@ -12,14 +12,14 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ...core import errors as E
-from ...core.engine.jobs import FINISHED, Job, State
+from ...core.jobs import FINISHED, Job, State
 from . import job_list
 from ..imp import viewport
 from .. import settings as settings_mod
 from ...core.placement_options import ImportOptions
 from ..engine.manager import manager
 from ...core.engine.job_display import RETRYABLE
-from .properties import chosen_source
+from .properties import chosen_source, panel_request
 from ..user_data import journal
 
 
@@ -90,17 +90,16 @@ class TRIPO3D_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            from ..engine.start import start_generate
+            from ..engine.start import start_job  # loaded at the first click, not at registration
 
-            job, note = start_generate(context, self.source, {
+            source, image, params, options = panel_request(context, self.source, {
                 "texture": self.texture, "texture_alignment": self.texture_alignment,
                 "orientation": self.orientation,
-            }, force=self.force)
+            })
+            start_job(source, params, options, force=self.force, origin="ui", image=image)
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        if note:
-            self.report({"INFO"}, note)
         return {"FINISHED"}
 
 
@@ -217,14 +216,14 @@ class TRIPO3D_OT_retry_job(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "Only a failed, refused or stopped job can be retried.")
             return {"CANCELLED"}
         try:
-            from ..engine.start import start_generate
+            from ..engine.start import start_job
 
-            new, note = start_generate(context, job.source, dict(job.params), force=True,
-                                       options=ImportOptions.from_dict(job.import_options))
+            start_job(job.source, dict(job.params), ImportOptions.from_dict(job.import_options), force=True,
+                      origin="ui")
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Retrying {job.label} as a new job (charged again). {note}".strip())
+        self.report({"INFO"}, f"Retrying {job.label} as a new job (charged again).")
         return {"FINISHED"}
 
 

@@ -8,7 +8,7 @@ import os
 import stat
 from dataclasses import fields
 
-from ..engine.jobs import Job
+from ..jobs import Job
 
 #: A job record is a few KB; anything far bigger in the folder is not one.
 MAX_RECORD_BYTES = 4 * 1024 * 1024

@@ -24,7 +24,7 @@ import time
 from . import locks
 from ..fsutil import quiet_remove as _quiet_remove
 from ..fsutil import replace, unwritable
-from ..engine.jobs import FINISHED, Job, keeps_an_upload
+from ..jobs import FINISHED, Job, keeps_an_upload
 from .index import KeyIndex
 from .markers import MarkerSet
 from .records import job_from as _job_from
