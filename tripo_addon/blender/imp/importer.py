@@ -195,8 +195,8 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
             ) from None
         if "FINISHED" not in result:
             raise ImportFailed(f"Blender's glTF importer did not finish the model for {name}; the scene was not changed.")
-        # Blender 4.2-4.3's glTF importer links every object to the scene's
-        # master collection, not the active one (4.4+ uses the active one):
+        # Blender 4.2-4.4's glTF importer links every object to the scene's
+        # master collection, not the active one (4.5+ uses the active one):
         # move what it made there into ours.
         for o in list(home.objects):
             if o.session_uid > work.session_uid:
