@@ -25,9 +25,9 @@ class Placeholders:
         notes = data["notes"]
         self.requests.pop(placeholder_id, None)
         if data["lock"] is None:  # it ends here (already being made, or maybe paid before)
-            if job.id in self.jobs or job.id in self.active_ids():
-                self.aliases[placeholder_id] = job.id
-                self.jobs.setdefault(job.id, job)
+            self.aliases[placeholder_id] = job.id
+            if job.id not in self.active_ids():  # a job running here keeps its live copy
+                self.jobs[job.id] = job  # as planning left it (e.g. a cut-off submit: submit_unknown)
             return job
         if job.id != placeholder_id:
             self.aliases[placeholder_id] = job.id
