@@ -1,4 +1,4 @@
-"""Where the Blender versions this extension supports (4.2 LTS to 5.0) differ,
+"""Where the Blender versions this extension supports (4.2 LTS to 5.3) differ,
 in one place, each difference with the versions it covers.
 
 Things every supported version has are used directly, unchecked:

@@ -41,8 +41,8 @@ class Settings:
     max_concurrent: int = 3
     download_dir: str = ""
     read_timeout: float = 30.0
-    #: How local images travel: "auto", "inline" or "s3" (see core.delivery).
-    upload_route: str = "auto"  # core.delivery.AUTO
+    #: How local images travel: "auto", "inline" or "s3" (see core.storage.delivery).
+    upload_route: str = "auto"  # core.storage.delivery.AUTO
     #: The user's bucket, or None when none is configured.
     storage: StorageConfig | None = None
     #: Why the configured bucket cannot be used (raised when a job needs it).

@@ -1,11 +1,12 @@
-"""Jobs that run while Blender stays responsive.
+"""The job engine inside Blender: :class:`JobManager`, which starts each job's worker
+thread and applies what it reports on the main thread.
 
-Each job's network work (:func:`~..core.runner.advance`) runs in a worker
-thread (.worker) that never touches ``bpy``; it stores the job in the journal
-and puts copies of it on a queue. A persistent ``bpy.app.timers`` callback,
-:meth:`JobManager.tick`, drains that queue on the main thread, imports
-finished models, reports, and redraws the panel. Where timers do not fire
-(background mode), :meth:`JobManager.wait` drives the same tick.
+Each job's network work (:func:`~...core.engine.runner.advance`) runs in a worker
+thread (:mod:`...core.engine.worker`) that never touches ``bpy``; it stores the
+job in the journal and puts copies of it on a queue. A persistent
+``bpy.app.timers`` callback, :meth:`JobManager.tick`, drains that queue on the
+main thread, imports finished models, reports, and redraws the panel. Where
+timers do not fire (background mode), :meth:`JobManager.wait` drives the same tick.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Start (or pick up) a job for an image: shared by the Generate button and
+"""Starting (or picking up) a job for one image: shared by the Generate button and
 ``api.generate``. No UI here: the panel and the console both call this.
 
 The image is prepared on the main thread (local file work only), then
-:mod:`.job_manager` does the network work in a worker thread and imports on
+:mod:`.manager` does the network work in a worker thread and imports on
 the main thread when the model is on disk.
 """
 

@@ -2,7 +2,7 @@
 
 Nothing here touches ``bpy``, not even indirectly: the main thread hands the
 worker its settings, journal and delivery; the worker does the network steps
-(:func:`~..core.runner.advance`), saves the job at each, and puts a copy of it
+(:func:`~.runner.advance`), saves the job at each, and puts a copy of it
 on :class:`Events`, which the manager's tick drains on the main thread.
 """
 
