@@ -2,8 +2,8 @@
 
     python -m tools.check_layout          # exit 1 when a folder holds too many modules
 
-A crowded folder fails (split it by responsibility); a long file is only listed, since
-some (the simulator, window-test drivers) are long for a reason their docstring gives.
+A crowded folder fails (split it by responsibility); a long file is only listed, to be split
+by whoever next works in it.
 """
 
 from __future__ import annotations
