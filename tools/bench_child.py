@@ -172,7 +172,7 @@ def child_p5(path: str, runs: int) -> None:
     from tripo_addon.core.placement_options import ImportOptions
     from tripo_addon.blender.imp.importer import import_glb
     from tripo_addon.blender.imp.import_step import import_job
-    from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
 
     def bare():
         bpy.ops.import_scene.gltf(filepath=path)

@@ -13,26 +13,37 @@ the operator ``bpy.ops.tripo3d.generate`` from buttons.
 
 from __future__ import annotations
 
-from .core.engine.jobs import Job
+from .core import errors as E
+from .core.jobs import Job
 
 
 def generate(source: str = "", *, texture: str = "", texture_alignment: str = "", orientation: str = "",
              force: bool = False, wait: bool = False, timeout: float | None = None, context=None) -> Job:
     """Start a job for ``source`` (image name, file path or URL; "" = the panel's choice).
 
-    Raises :class:`~.core.errors.TripoError` with a clear message when it cannot start.
+    Returns the job at once (its worker reads the picture and plans it; the
+    job list and ``api.wait`` follow it), or, with ``wait``, once it is
+    imported or has failed. Raises :class:`~.core.errors.TripoError` with a
+    clear message when it cannot start (with ``wait``, also when the picture
+    turned out unusable or the same job is already being made).
     """
     import bpy
 
     from .blender.engine.manager import manager
-    from .blender.engine.start import start_generate
+    from .blender.engine.start import start_job
+    from .blender.ui.properties import panel_request
 
-    job, note = start_generate(context or bpy.context, source, {
+    source, image, params, options = panel_request(context or bpy.context, source, {
         "texture": texture, "texture_alignment": texture_alignment, "orientation": orientation,
-    }, force=force)
-    if note:
-        print(f"Tripo3D: {note}")
-    return manager.wait(job.id, timeout) if wait else manager.jobs.get(job.id, job)
+    })
+    job = start_job(source, params, options, force=force, origin="script", image=image)
+    if not wait:
+        return job
+    done = manager.wait(job.id, timeout)
+    refused = manager.refused.get(job.id)
+    if refused is not None:
+        raise E.error_of_kind(refused.error_kind, refused.error or f"{refused.label} was not started.")
+    return done
 
 
 def wait(job_id: str, timeout: float | None = None) -> Job:

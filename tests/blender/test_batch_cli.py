@@ -145,7 +145,7 @@ def test_handlers_blender_installed_in_c_are_put_back_without_error(monkeypatch)
     restoring it must not raise at the end of a run."""
     import signal as signal_mod
 
-    from tripo_addon.blender.cli import main as cli  # the module
+    from tripo_addon.blender.cli import main as cli
 
     real = signal_mod.signal
     calls = []

@@ -13,7 +13,7 @@ import sys
 import pytest
 from helpers import SIM_KEY, make_image
 
-from tripo_addon.blender.cli import main as cli  # the module
+from tripo_addon.blender.cli import main as cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GENERATE = os.path.join(REPO, "scripts", "generate.py")

@@ -12,7 +12,7 @@ from tripo_addon import api
 from tripo_addon.blender.ui import registration as ui_mod
 from tripo_addon.blender.engine.manager import manager
 from tripo_addon.blender.user_data import journal
-from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.jobs import State
 
 
 def test_one_jobs_bug_does_not_stop_the_others(ui, image_files):  # noqa: F811

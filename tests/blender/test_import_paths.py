@@ -169,7 +169,7 @@ def test_an_import_the_addon_broke_imports_again_and_on_a_rerun_without_a_new_ch
                                                                                       monkeypatch):
     from tripo_addon.blender.engine.batch import generate_blocking
     from tripo_addon.blender.user_data import journal
-    from tripo_addon.core.engine.jobs import State
+    from tripo_addon.core.jobs import State
 
     with monkeypatch.context() as m:
         _break_placement(m)
@@ -193,7 +193,7 @@ def test_import_again_imports_a_job_the_addon_failed_to_import(paid, image_files
     import tripo_addon
     from tripo_addon import api
     from tripo_addon.blender.engine.manager import manager
-    from tripo_addon.core.engine.jobs import State
+    from tripo_addon.core.jobs import State
 
     tripo_addon.register()
     try:

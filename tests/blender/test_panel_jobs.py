@@ -22,7 +22,7 @@ from tripo_addon.blender.imp.importer import import_glb
 from tripo_addon.blender.engine.manager import manager
 from tripo_addon.blender.ui.job_list import job_row_status
 from tripo_addon.blender.ui.operators import generate_blocker
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 
 
 def _job(state, **kw) -> Job:

@@ -15,7 +15,7 @@ from test_ui_jobs import addon  # noqa: F401  (fixture)
 from tripo_addon.blender.ui import thumbnails as previews, model_preview as result_preview
 from tripo_addon.blender.engine.manager import manager
 from tripo_addon.core import preview_png
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 
 
 def _imported_job(tmp_path, objects) -> Job:

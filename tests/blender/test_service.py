@@ -12,7 +12,7 @@ from helpers import SIM_KEY, fast_retry
 from tripo_addon.blender import settings as settings_mod
 from tripo_addon.blender.engine.batch import generate_blocking
 from tripo_addon.blender.user_data import journal
-from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.jobs import State
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tripo_addon import api
 from tripo_addon.blender import settings as settings_mod
 from tripo_addon.blender.engine.manager import manager
 from tripo_addon.blender.ui.panels import travel_label
-from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.jobs import State
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from helpers import SIM_KEY, fast_retry, make_image
 
 from tripo_addon.core.net.gateway import GatewayClient
 from tripo_addon.core.images import prepare
-from tripo_addon.core.engine.jobs import DEFAULT_PARAMS
+from tripo_addon.core.jobs import DEFAULT_PARAMS
 from tripo_addon.core.journal.store import Journal
 
 

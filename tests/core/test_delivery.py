@@ -23,7 +23,7 @@ from tripo_addon.core.storage.delivery import (
     sweep,
 )
 from tripo_addon.core.images import prepare
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.engine.runner import RunSettings, advance
 from tripo_addon.core.storage.client import S3Storage
 from tripo_addon.core.storage.config import StorageConfig

@@ -12,7 +12,7 @@ from hardening_servers import make_glb
 
 from tripo_addon.core import errors as E
 from tripo_addon.core.glb import check_glb_file, external_references
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.engine.runner import RunSettings, advance
 
 DATA_URI = "data:application/octet-stream;base64," + base64.b64encode(b"\0" * 12).decode()

@@ -13,7 +13,7 @@ from helpers import SIM_KEY, fast_retry
 
 from tripo_addon.core import errors as E
 from tripo_addon.core.net.gateway import GatewayClient
-from tripo_addon.core.engine.jobs import State
+from tripo_addon.core.jobs import State
 from tripo_addon.core.engine.planning import Decision, plan
 from tripo_addon.core.engine.runner import RunSettings, advance
 

@@ -24,7 +24,7 @@ from tripo_addon.core import errors as E
 from tripo_addon.core.journal import store as journal_mod
 from tripo_addon.core.journal import records as journal_records
 from tripo_addon.core.net.gateway import GatewayClient
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.journal.store import Journal
 from tripo_addon.core.engine.planning import Decision, plan
 from tripo_addon.core.engine.runner import RunSettings, advance

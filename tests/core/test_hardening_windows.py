@@ -12,7 +12,7 @@ import pytest
 
 from tripo_addon.core import errors as E
 from tripo_addon.core import fsutil
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.journal.store import Journal
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from helpers import SIM_KEY
 
-from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State, idempotency_key
+from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State, idempotency_key
 from tripo_addon.core.engine.runner import RunSettings, advance
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tripo_addon.core import errors as E
 from tripo_addon.core.journal import store as journal_mod
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.journal.store import Journal
 
 

@@ -23,7 +23,7 @@ print(json.dumps({"modules": names, "bpy": sorted(m for m in sys.modules if m ==
 
 def test_core_modules_listed():
     found = {m.name.removeprefix("tripo_addon.core.") for m in pkgutil.walk_packages(core.__path__, "tripo_addon.core.")}
-    expected = {"errors", "net.urls", "glb", "images", "net.gateway", "engine.jobs", "journal.store", "engine.runner",
+    expected = {"errors", "net.urls", "glb", "images", "net.gateway", "jobs", "journal.store", "engine.runner",
                 "engine.planning", "engine.worker", "storage.delivery"}
     assert expected <= found, f"missing core modules: {expected - found}"
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from tripo_addon.core.images import prepare
-from tripo_addon.core.engine.jobs import Job, State, idempotency_key
+from tripo_addon.core.jobs import Job, State, idempotency_key
 from tripo_addon.core.engine.planning import Decision, plan
 from tripo_addon.core.engine.runner import RunSettings, advance
 
@@ -47,7 +47,7 @@ def test_a_claim_held_by_another_process_blocks_and_dies_with_it(journal, prepar
     import sys
     import textwrap
 
-    from tripo_addon.core.engine.jobs import idempotency_key
+    from tripo_addon.core.jobs import idempotency_key
 
     key = idempotency_key(prepared.content_hash, params)
     ready = tmp_path / "ready"

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tripo_addon.core.glb import check_glb_file
-from tripo_addon.core.engine.jobs import Job, State
+from tripo_addon.core.jobs import Job, State
 from tripo_addon.core.engine.runner import RunSettings, advance
 
 FAST = RunSettings(poll_interval=0.02)

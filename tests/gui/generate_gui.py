@@ -262,7 +262,7 @@ def addon():
         "ops": importlib.import_module(f"{PKG}.blender.ui.operators"),
         "panels": importlib.import_module(f"{PKG}.blender.ui.panels"),
         "thumbnails": importlib.import_module(f"{PKG}.blender.ui.thumbnails"),
-        "jobs": importlib.import_module(f"{PKG}.core.engine.jobs"),
+        "jobs": importlib.import_module(f"{PKG}.core.jobs"),
         "paths": importlib.import_module(f"{PKG}.blender.user_data"),
     }
 

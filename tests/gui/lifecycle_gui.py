@@ -94,7 +94,7 @@ def manager():
 
 
 def State():
-    return mod("core.engine.jobs").State
+    return mod("core.jobs").State
 
 
 def timer_registered() -> bool:

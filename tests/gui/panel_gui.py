@@ -413,7 +413,7 @@ def step_preferences(run):
     area = prefs_win.screen.areas[0]
     with bpy.context.temp_override(window=prefs_win, area=area):
         bpy.ops.tripo3d.test_connection()
-    ops = mod("ui.operators")
+    ops = mod("ui.button_results")
     yield from gl.wait_until(lambda: (ops.last_message("connection") or ("", "..."))[1].endswith("accepted."),
                              20, message="connection result")
     run.result["connection"] = ops.last_message("connection")

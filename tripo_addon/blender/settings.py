@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import bpy
@@ -34,19 +35,19 @@ OFFLINE_MESSAGE = (
 class Settings:
     """Everything a job needs from the preferences and the environment."""
 
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a log or a traceback
     base_url: str | None
     poll_interval: float = 2.0
     max_download_mb: int = 512
     max_concurrent: int = 3
     download_dir: str = ""
     read_timeout: float = 30.0
-    #: How local images travel: "auto", "inline" or "s3" (see core.storage.delivery).
-    upload_route: str = "auto"  # core.storage.delivery.AUTO
-    #: The user's bucket, or None when none is configured.
-    storage: StorageConfig | None = None
-    #: Why the configured bucket cannot be used (raised when a job needs it).
-    storage_error: StorageError | None = None
+    #: How local images travel, as asked: "auto", "inline" or "s3://BUCKET/PREFIX" (see core.storage.delivery).
+    upload: str = "auto"
+    #: The bucket's fields from the add-on preferences (see storage_preferences).
+    bucket_fields: dict = field(default_factory=dict, repr=False)  # holds the bucket's secret
+    #: The environment's bucket settings win over the preferences (the CLI's choice).
+    prefer_env: bool = False
     #: Backoff for polls and downloads (None: the client's default).
     retry: RetryPolicy | None = None
     webhook_url: str = ""
@@ -62,6 +63,37 @@ class Settings:
             max_download_bytes=self.max_download_mb * 1024 * 1024, read_timeout=self.read_timeout,
             user_agent=f"tripo3d-blender/{VERSION}",
         )
+
+    @cached_property
+    def _bucket(self) -> tuple[str, StorageConfig | None, StorageError | None]:
+        # Parsed when a job or the panel first needs it: most redraws and
+        # every click on a URL never do.
+        from ..core.storage.config import storage_config_from
+        from ..core.storage.delivery import parse_upload_option
+
+        route, bucket_spec = parse_upload_option(self.upload)
+        if route == "inline":
+            return route, None, None
+        try:
+            return route, storage_config_from(bucket_spec, self.bucket_fields, os.environ,
+                                              prefer_env=self.prefer_env), None
+        except StorageError as exc:  # kept for the job that needs the bucket, not raised at every redraw
+            return route, None, exc
+
+    @property
+    def upload_route(self) -> str:
+        """How local images travel: "auto", "inline" or "s3"."""
+        return self._bucket[0]
+
+    @property
+    def storage(self) -> StorageConfig | None:
+        """The user's bucket, or None when none is configured."""
+        return self._bucket[1]
+
+    @property
+    def storage_error(self) -> StorageError | None:
+        """Why the configured bucket cannot be used (raised when a job needs it)."""
+        return self._bucket[2]
 
     def run_settings(self) -> RunSettings:
         from ..core.engine.runner import RunSettings
@@ -100,23 +132,12 @@ def storage_preferences(prefs) -> dict:
 def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
     """Settings for a job. In the UI the preferences win over the environment;
     the CLI passes ``prefer_env`` and its ``--upload`` value."""
-    from ..core.storage.delivery import AUTO, parse_upload_option
-    from ..core.storage.config import storage_config_from
-
     prefs = addon_preferences()
     env_key = os.environ.get("PIXAZO_API_KEY", "").strip() or None
     env_url = os.environ.get("PIXAZO_BASE_URL", "").strip() or None
-    route, bucket_spec = parse_upload_option(upload if upload is not None else (
-        prefs.upload_route.lower() if prefs is not None else AUTO))
-    storage, storage_error = None, None
-    if route != "inline":
-        try:
-            storage = storage_config_from(bucket_spec, storage_preferences(prefs), os.environ,
-                                          prefer_env=prefer_env)
-        except StorageError as exc:  # kept for the job that needs the bucket, not raised at every redraw
-            storage_error = exc
+    route = upload if upload is not None else (prefs.upload_route.lower() if prefs is not None else "auto")
     if prefs is None:
-        return Settings(env_key, env_url, upload_route=route, storage=storage, storage_error=storage_error)
+        return Settings(env_key, env_url, upload=route, bucket_fields=storage_preferences(prefs), prefer_env=prefer_env)
     return Settings(
         api_key=(prefs.api_key.strip() or env_key),
         base_url=(prefs.base_url.strip() or env_url),
@@ -124,10 +145,22 @@ def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
         max_download_mb=int(prefs.max_download_mb),
         max_concurrent=int(prefs.max_concurrent),
         download_dir=bpy.path.abspath(prefs.download_dir) if prefs.download_dir else "",
-        upload_route=route,
-        storage=storage,
-        storage_error=storage_error,
+        upload=route,
+        bucket_fields=storage_preferences(prefs),
+        prefer_env=prefer_env,
     )
+
+
+def for_a_job(override: Settings | None = None) -> Settings:
+    """The settings a new job starts with (``override``: a batch run's own),
+    once online access and a key are there; raises with the sentence to show."""
+    ensure_online()
+    settings = override or current()
+    if not settings.api_key:
+        from ..core.errors import NoApiKey
+
+        raise NoApiKey("No Pixazo API key is set; enter it in the add-on preferences or set PIXAZO_API_KEY.")
+    return settings
 
 
 def ensure_online(allow: bool = False) -> None:

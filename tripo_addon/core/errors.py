@@ -249,3 +249,21 @@ class UnsafeGlb(NotAGlb):
     """A GLB that points at files outside itself (a buffer or image ``uri`` that is not ``data:``)."""
 
     kind = "glb_external_refs"
+
+
+def error_of_kind(kind: str | None, message: str) -> TripoError:
+    """An error of the class whose ``kind`` this is (a job's stored error_kind), else a plain TripoError."""
+    def classes(base):
+        for sub in base.__subclasses__():
+            yield sub
+            yield from classes(sub)
+
+    for cls in classes(TripoError):
+        if cls.__dict__.get("kind") == kind:
+            try:
+                return cls(message)
+            except TypeError:  # a class with its own constructor
+                break
+    error = TripoError(message)
+    error.kind = kind or TripoError.kind
+    return error

@@ -29,6 +29,30 @@ def replace(src: str, dst: str) -> None:
     os.replace(src, dst)  # the last try lets its error through
 
 
+def safe_name(text: str, keep: str = "", replace: str = "", limit: int = 0, ascii_only: bool = False) -> str:
+    """``text`` with only letters, digits and the characters of ``keep``; any
+    other character becomes ``replace`` (or goes), cut to ``limit``: a name
+    that cannot reach outside its folder, whatever a server or a user sent."""
+    out = "".join(c if (c.isalnum() and (c.isascii() or not ascii_only)) or c in keep else replace
+                  for c in str(text))
+    return out[:limit] if limit else out
+
+
+#: The file that says a folder's markers (or index) are complete (see journal.markers, journal.index).
+COMPLETE_MARKER = ".complete"
+
+
+def is_complete(folder: str) -> bool:
+    return os.path.exists(os.path.join(folder, COMPLETE_MARKER))
+
+
+def mark_complete(folder: str) -> None:
+    """Say that ``folder`` holds everything it should (after a full scan filled it)."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, COMPLETE_MARKER), "w", encoding="ascii") as f:
+        f.write("1\n")
+
+
 def quiet_remove(path: str) -> int:
     """Remove ``path`` if possible; 1 when removed, else 0 (never raises)."""
     try:

@@ -119,6 +119,22 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def sendable_as_is(source: str) -> bool:
+    """Whether ``source`` can be sent without Blender decoding it: an http(s)
+    URL, or a PNG, JPEG or WebP file within the limits. Reads only the
+    file's size and its first bytes; a missing or unreadable file is False."""
+    if is_url(source):
+        return True
+    try:
+        size = os.path.getsize(source)
+        with open(source, "rb") as f:
+            head = f.read(256 * 1024)  # a JPEG's size can follow a 64 KB EXIF block
+    except OSError:
+        return False
+    info = sniff(head)
+    return info is not None and max(info.width, info.height) <= MAX_EDGE_PX and size <= MAX_INLINE_BYTES
+
+
 def read_local_image(path: str) -> tuple[bytes, ImageInfo]:
     """Read and check a local image file; raise :class:`BadImage` with a clear reason."""
     name = os.path.basename(path) or path

@@ -19,6 +19,7 @@ class ImportOptions:
     placement: str = "CURSOR"
     frame_view: bool = False  # zoom the 3D Viewports onto the model (the panel turns it on)
     mark_asset: bool = False  # mark the top object as an asset, so it shows in the Asset Browser
+    keep_paths: bool = False  # provenance names the picture's and the model's full paths, not only their names
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "ImportOptions":

@@ -22,7 +22,7 @@ from ...core.storage.delivery import S3, describe
 from ...core.images import is_url
 from ...core.inputs import expand as expand_inputs
 from ...core.inputs import parse_shard, take_shard
-from ...core.engine.jobs import DEFAULT_PARAMS, Job
+from ...core.jobs import DEFAULT_PARAMS, Job
 from ...core.net.urls import check_url, normalise_base_url
 from .. import settings as settings_mod
 from .checks import choose_key, number_problems

@@ -17,18 +17,14 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
-import bpy
-
 from ...core import buglog
 from ...core import errors as E
-from ...core.engine.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
-from ...core.engine.planning import Decision, plan
+from ...core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
 from ...core.net.ratelimit import SharedLimiter
 from .. import settings as settings_mod
-from ..exp.image_source import prepare_source
 from ...core.placement_options import ImportOptions
 from .manager import manager
-from ..imp.import_step import import_job
+from .start import start_job
 from ..user_data import journal
 
 if TYPE_CHECKING:
@@ -94,53 +90,14 @@ def generate_blocking(
 Done = Callable[[int, Outcome], None]
 
 
-def _start(source: str, params: dict, options: ImportOptions, settings: settings_mod.Settings,
-           force: bool, origin: str, log: Callable[[str], None], keep_paths: bool = False) -> Outcome:
-    """Prepare one image and start (or pick up) its job; the outcome is final
-    unless its job is now running in the manager."""
+def _start(source: str, params: dict, options: ImportOptions, force: bool, origin: str,
+           keep_paths: bool = False) -> Outcome:
+    """Start one image's job; the outcome is final unless its job now runs."""
     outcome = Outcome(image=source)
-
-    def fail(exc: E.TripoError) -> Outcome:
+    try:
+        outcome.job = start_job(source, params, replace(options, keep_paths=keep_paths), force=force, origin=origin)
+    except E.TripoError as exc:
         outcome.error, outcome.error_kind = exc.message, exc.kind
-        return outcome
-
-    try:
-        prepared, note = prepare_source(source)
-        delivery = settings.delivery(prepared)
-    except E.TripoError as exc:
-        return fail(exc)
-    if note:
-        outcome.notes.append(note)
-        log(note)
-    try:
-        p = plan(journal(), prepared, params, force=force, origin=origin, blend_file=bpy.data.filepath,
-                 active_ids=manager.active_ids())
-    except E.TripoError as exc:  # the journal cannot be written or locked: nothing was sent
-        return fail(exc)
-    job = outcome.job = p.job
-    job.import_options = {**options.__dict__, "keep_paths": keep_paths}
-    job.blend_file = bpy.data.filepath  # this run imports it, into this file
-    if p.note:
-        outcome.notes.append(p.note)
-        log(p.note)
-    if p.decision in (Decision.UNCERTAIN, Decision.BUSY):
-        outcome.error, outcome.error_kind = p.note, job.error_kind or "busy"
-        return outcome
-    if p.decision == Decision.REIMPORT:
-        try:
-            outcome.job = import_job(job, options)
-        finally:
-            p.release()
-        return outcome
-    try:
-        settings_mod.ensure_online()
-        manager.start(job, delivery if p.decision == Decision.SUBMIT else None, lock=p.lock)
-    except E.TripoError as exc:
-        p.release()
-        return fail(exc)
-    except BaseException:
-        p.release()
-        raise
     return outcome
 
 
@@ -156,7 +113,21 @@ def _wait_for_submits_in_flight(limit: float) -> None:
 
 
 def _running(job_id: str) -> bool:
-    return job_id in manager.threads or any(j.id == job_id for j, _ in manager.waiting)
+    return job_id in manager.active_ids() or manager.resolve(job_id) in manager.active_ids()
+
+
+def _ended(placeholder_id: str, outcome: Outcome) -> None:
+    """Fill ``outcome`` from what its job became (main thread, once it ran)."""
+    job_id = manager.resolve(placeholder_id)
+    refused = manager.refused.get(placeholder_id)
+    outcome.job = manager.jobs.get(job_id) or refused or outcome.job
+    outcome.notes.extend(manager.start_notes.pop(job_id, []))
+    if refused is not None:
+        outcome.error, outcome.error_kind = refused.error, refused.error_kind
+        if outcome.job is refused:
+            outcome.job = None  # no job was made for it
+    elif outcome.job is not None and outcome.job.state in READY_TO_IMPORT:  # left on offer: this run asked for it
+        outcome.job = manager.import_now(outcome.job, asked=True)
 
 
 def _settle(outcome: Outcome) -> Outcome:
@@ -200,7 +171,7 @@ def run(
             while pending and len(active) < jobs:
                 index, source = pending.popleft()
                 try:
-                    outcome = _start(source, params, options, settings, force, origin, log, keep_paths)
+                    outcome = _start(source, params, options, force, origin, keep_paths)
                 except Exception as exc:  # a bug: this image fails alone, the batch goes on
                     outcome = Outcome(image=source, error_kind="internal",
                                       error=buglog.sentence(source, exc, buglog.record(
@@ -216,9 +187,9 @@ def run(
                     continue
                 outcome = outcomes[index]
                 assert outcome is not None
-                outcome.job = manager.jobs.get(job_id, outcome.job)
-                if outcome.job.state in READY_TO_IMPORT:  # left on offer: this run asked for it
-                    outcome.job = manager.import_now(outcome.job, asked=True)
+                _ended(job_id, outcome)
+                for note in outcome.notes:
+                    log(note)
                 del active[job_id]
                 on_done(index, _settle(outcome))
             tick()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...core import buglog
-from ...core.engine.jobs import FINISHED, Job, State
+from ...core.jobs import FINISHED, Job, State
 from ..user_data import journal
 
 
@@ -17,7 +17,7 @@ def mark_job(manager, job_id: str, data: dict, exc: Exception) -> None:
         stop.set()  # its worker ends; the journal keeps what it did
     manager.threads.pop(job_id, None)
     manager.ignored.add(job_id)  # its worker's last events are not applied over this
-    manager._release(job_id)
+    manager.release_claim(job_id)
     job.error, job.error_kind = buglog.sentence(job.label, exc, log), "internal"
     if job.state not in FINISHED:
         # Paid and maybe downloaded: resumable, never lost.

@@ -1,12 +1,11 @@
-"""The job engine inside Blender: :class:`JobManager`, which starts each job's worker
-thread and applies what it reports on the main thread.
+"""The job engine inside Blender: jobs run while Blender stays responsive.
 
-Each job's network work (:func:`~...core.engine.runner.advance`) runs in a worker
-thread (:mod:`...core.engine.worker`) that never touches ``bpy``; it stores the
-job in the journal and puts copies of it on a queue. A persistent
-``bpy.app.timers`` callback, :meth:`JobManager.tick`, drains that queue on the
-main thread, imports finished models, reports, and redraws the panel. Where
-timers do not fire (background mode), :meth:`JobManager.wait` drives the same tick.
+Each job's steps (planning, upload, submit, poll, download) run in a worker
+thread (core.engine.worker) that never touches ``bpy``; it stores the job in
+the journal and puts copies of it on a queue. :meth:`JobManager.tick` drains
+that queue on the main thread, imports finished models, reports, and redraws
+the panel: a ``bpy.app.timers`` callback pumps it in a window, a loop
+(:meth:`JobManager.wait`, .batch) where timers never fire.
 """
 
 from __future__ import annotations
@@ -20,10 +19,8 @@ from typing import TYPE_CHECKING, Callable
 import bpy
 
 from ...core import errors as E
-from ...core.engine.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
-from ...core.net.apikey import check_api_key
+from ...core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
 from ...core.journal.locks import JobLock
-from ...core.net.urls import normalise_base_url
 from ...core.net.ratelimit import SharedLimiter
 from . import pausing
 from .. import settings as settings_mod
@@ -35,6 +32,7 @@ from ..windows import redraw
 from ..windows import window_context as _window_context
 
 if TYPE_CHECKING:
+    from ...core.engine.intake import StartRequest
     from ...core.storage.delivery import Delivery
 
 
@@ -55,7 +53,7 @@ class JobManager:
         self.events = worker.Events()
         self.threads: dict[str, threading.Thread] = {}
         self.stops: dict[str, threading.Event] = {}
-        self.waiting: deque = deque()  # (job, delivery) waiting for a free slot
+        self.waiting: deque = deque()  # (job, delivery, request) waiting for a free slot
         self.stop_requested: set[str] = set()
         self.listeners: list[Callable[[Job, str], None]] = []
         self.imported_hooks: list[Callable[[Job], None]] = []  # after each import, on the main thread
@@ -91,73 +89,139 @@ class JobManager:
         self.online_seen: bool | None = None
         #: What the next report is about: "" (the panel), a job id (its row), "connection"...
         self.topic = ""
+        #: A new job's placeholder id -> the job it was planned as (an existing one
+        #: when the same image and options were asked for before).
+        self.aliases: dict[str, str] = {}
+        #: Notes from planning a new job (e.g. "generated before"), by the planned job's id.
+        self.start_notes: dict[str, list[str]] = {}
+        #: Jobs whose model was on disk already: imported when their worker ends.
+        self.reimport: set[str] = set()
+        #: New jobs' requests until their worker has planned them (kept for a pause).
+        self.requests: dict[str, StartRequest] = {}
+        #: Placeholders that never became a job (the picture refused, the same job
+        #: already being made...), each with why: for the console and the batch.
+        self.refused: dict[str, Job] = {}
 
     def settings(self) -> settings_mod.Settings:
         return self.settings_override or settings_mod.current()
 
-    def capacity(self) -> int:
+    def capacity(self, settings: settings_mod.Settings | None = None) -> int:
         """Jobs allowed in flight now: the setting, lowered for a while after a 429."""
-        allowed = self.settings().max_concurrent
+        allowed = (settings or self.settings()).max_concurrent
         return min(allowed, self.limiter.allowed) if self.limiter is not None else allowed
 
     # -- starting and stopping ----------------------------------------------------
 
     def active_ids(self) -> set[str]:
-        return set(self.threads) | {job.id for job, _ in self.waiting}
+        return set(self.threads) | {job.id for job, _delivery, _request in self.waiting}
 
-    def start(self, job: Job, delivery: Delivery | None = None, lock: JobLock | None = None) -> None:
-        """Run ``job``'s network steps in the background (main thread only).
+    def resolve(self, job_id: str) -> str:
+        """The id a job goes by now: a placeholder's is its planned job's."""
+        seen = set()
+        while job_id in self.aliases and job_id not in seen:
+            seen.add(job_id)
+            job_id = self.aliases[job_id]
+        return job_id
 
-        ``delivery`` says how a new job's image travels (None when resuming);
+    def start(self, job: Job, delivery: Delivery | None = None, lock: JobLock | None = None,
+              request: StartRequest | None = None, settings: settings_mod.Settings | None = None,
+              image=None) -> None:
+        """Run ``job``'s steps in the background (main thread only).
+
+        ``request``: a new job, ``job`` being its placeholder (the worker plans
+        it; ``image`` is its Blender image, if any, for the started hooks).
+        ``delivery`` says how a job's image travels (None when resuming);
         ``lock`` is the job's claim; the manager releases it when the job ends.
+        ``settings``: the caller's snapshot of them (else they are read now).
         """
+        settings = settings or self.settings()
+        active = self.active_ids()
+        if request is not None:
+            for other in (self.jobs.get(i) for i in active):
+                if other is not None and other.source == job.source and other.params == job.params:
+                    raise E.TripoError(f"{other.label} is already being generated with these options"
+                                       + ("; wait for it to finish before paying for another." if request.force
+                                          else ". Shift+click Generate to pay for another one."))
+            request.active_ids = frozenset(active)  # planning says "already being generated" for these
         self.jobs[job.id] = job
-        if job.id in self.active_ids():
+        if job.id in active:
             if lock is not None:
                 lock.release()
             return
         if lock is not None:
             self.locks[job.id] = lock
-        if len(self.threads) >= self.capacity():
-            self.waiting.append((job, delivery))
-            return
-        try:
-            self._spawn(job, delivery)
-        except BaseException:
-            self._release(job.id)
-            raise
+        if request is not None:
+            self.requests[job.id] = request
+        if len(self.threads) >= self.capacity(settings):
+            self.waiting.append((job, delivery, request))
+        else:
+            try:
+                self._spawn(job, delivery, request, settings)
+            except BaseException:
+                self.release_claim(job.id)
+                raise
+        if request is not None:  # after the worker started: the panel follows it from here
+            for hook in list(self.started_hooks):
+                hook(job, image)
 
-    def _release(self, job_id: str) -> None:
+    def release_claim(self, job_id: str) -> None:
+        """Give up this process's claim on a job (its lock), if it holds one."""
         lock = self.locks.pop(job_id, None)
         if lock is not None:
             lock.release()
 
-    def _spawn(self, job: Job, delivery: Delivery | None) -> None:
-        settings = self.settings()
+    def _spawn(self, job: Job, delivery: Delivery | None, request: StartRequest | None = None,
+               settings: settings_mod.Settings | None = None) -> None:
+        settings = settings or self.settings()
         stop = threading.Event()
         if self.limiter is None:
             self.limiter = SharedLimiter(settings.max_concurrent)
-        # A bad key or address is said now, before any thread starts; the client
-        # itself (and the HTTP library it loads) is made in the worker, so the
-        # first Generate of a session does not wait for that import.
-        check_api_key(settings.api_key)
-        normalise_base_url(settings.base_url)
-        jr = journal()  # found here: a worker never calls bpy, not even for a folder
         import uuid
 
         token = uuid.uuid4().hex
         self.worker_tokens[job.id] = token
-        limiter = self.limiter
-
-        def make_client(stop_event):  # called in the worker: no bpy there
-            return settings.client(stop=stop_event, retry=settings.retry, limiter=limiter)
-
-        thread = worker.make_thread(job, make_client, settings.run_settings(), settings.storage, jr, delivery, stop,
-                                    self.events, token)
+        # The journal is found here: a worker never calls bpy, not even for a folder.
+        thread = worker.make_thread(job, settings, journal(), delivery, stop, self.events, token, self.limiter,
+                                    request)
         self.threads[job.id] = thread
         self.deliveries[job.id] = delivery
         self.stops[job.id] = stop
         thread.start()
+
+    def _planned(self, placeholder_id: str, data: dict) -> Job:
+        """A new job's worker planned it: follow the planned job under its own id."""
+        job = Job.from_dict(data["job"])
+        notes = data["notes"]
+        self.requests.pop(placeholder_id, None)
+        if data["lock"] is None:  # it ends here (already being made, or maybe paid before)
+            if job.id in self.jobs or job.id in self.active_ids():
+                self.aliases[placeholder_id] = job.id
+                self.jobs.setdefault(job.id, job)
+            return job
+        if job.id != placeholder_id:
+            self.aliases[placeholder_id] = job.id
+            for table in (self.threads, self.stops, self.worker_tokens, self.paused):
+                if placeholder_id in table:
+                    table[job.id] = table.pop(placeholder_id)
+            if placeholder_id in self.stop_requested:
+                self.stop_requested.discard(placeholder_id)
+                self.stop_requested.add(job.id)
+            self.jobs.pop(placeholder_id, None)
+        self.jobs[job.id] = job
+        self.offer_only.discard(job.id)  # asked for here and now
+        self.locks[job.id] = data["lock"]
+        self.deliveries[job.id] = data["delivery"]
+        if job.id in self.paused:  # paused while it was planned: it resumes with its delivery
+            self.paused[job.id] = data["delivery"]
+        if data["decision"] == "reimport":
+            self.reimport.add(job.id)
+        if notes:
+            self.start_notes[job.id] = list(notes)
+            self.report_job(job, "INFO", " ".join(notes))
+        if job.id != placeholder_id:
+            for hook in list(self.started_hooks):
+                hook(job, None)
+        return job
 
     def stop_tracking(self, job_id: str) -> None:
         """Stop waiting for a job. The server may still finish it and charge for it."""
@@ -166,8 +230,8 @@ class JobManager:
             self.stop_requested.add(job_id)
             self.stops[job_id].set()
             return
-        self.waiting = deque((j, u) for j, u in self.waiting if j.id != job_id)
-        self._release(job_id)
+        self.waiting = deque(item for item in self.waiting if item[0].id != job_id)
+        self.release_claim(job_id)
         job = self.jobs.get(job_id)
         if job is not None and not job.finished:
             self._mark_stopped(job)
@@ -180,7 +244,8 @@ class JobManager:
                          "Generate the same image again to pick it up.")
         job.state = State.STOPPED
         job.error_kind = E.Stopped.kind
-        journal().save(job)
+        if job.content_hash:  # a placeholder (never planned) has no record
+            journal().save(job)
         if (job.delivery or {}).get("key") and not job.request_id:
             self.clean_uploads()  # its image, uploaded to the user's bucket, is not needed now
 
@@ -207,9 +272,9 @@ class JobManager:
             if not thread.is_alive():
                 self.threads.pop(job_id, None)
                 self.stops.pop(job_id, None)
-                self._release(job_id)
-        for job, _delivery in self.waiting:
-            self._release(job.id)
+                self.release_claim(job_id)
+        for job, _delivery, _request in self.waiting:
+            self.release_claim(job.id)
         self.waiting.clear()
         self.sweep_due = None
 
@@ -234,6 +299,11 @@ class JobManager:
                 continue  # an earlier worker of this job, stopped and replaced: its successor owns it now
             changed = True
             try:
+                if event == "planned":
+                    job = self._planned(job_id, data)
+                    for listener in list(self.listeners):
+                        listener(job, event)
+                    continue
                 job = Job.from_dict(data)
                 self.jobs[job_id] = job
                 if event == "done":
@@ -268,7 +338,7 @@ class JobManager:
             self.clean_uploads()
         return ACTIVE_INTERVAL if (self.threads or self.waiting or not self.events.empty()) else IDLE_INTERVAL
 
-    def _bug(self, job_id: str, data: dict, exc: Exception) -> None:
+    def _bug(self, job_id: str, data: dict, exc: BaseException) -> None:
         internal_errors.mark_job(self, job_id, data, exc)
 
     def _finish(self, job: Job) -> None:
@@ -278,23 +348,34 @@ class JobManager:
         self.deliveries.pop(job.id, None)
         if job.id in self.paused:
             return  # paused (online access off): it keeps its claim and resumes later
-        if job.id in self.stop_requested:
+        asked_again = job.id in self.reimport
+        self.reimport.discard(job.id)
+        self.requests.pop(job.id, None)
+        if not job.content_hash and job.state == State.REJECTED:  # a placeholder that never became a job
+            self.refused[job.id] = job
+            if job.id in self.aliases:  # the same job exists: its own row says the rest
+                self.jobs.pop(job.id, None)
+            self.report_job(job, "ERROR", job.error or f"{job.label} was not started.")
+        elif job.id in self.stop_requested:
             self.stop_requested.discard(job.id)
             self._mark_stopped(job)
             self.report_job(job, "WARNING", f"{job.label}: {job.error}")
+        elif asked_again:
+            self.import_now(job, asked=True)  # asked for now: no new charge
         elif job.state in READY_TO_IMPORT:
             self.import_now(job)
         elif job.state in FINISHED or job.state == State.INTERRUPTED:
             self.report_job(job, "ERROR", f"{job.label}: {job.error or job.state}")
-        self._release(job.id)
+        self.release_claim(job.id)
         while self.waiting and len(self.threads) < self.capacity():
-            next_job, delivery = self.waiting.popleft()
+            next_job, delivery, request = self.waiting.popleft()
             try:
-                self._spawn(next_job, delivery)
+                self._spawn(next_job, delivery, request)
             except E.TripoError as exc:
-                self._release(next_job.id)
+                self.release_claim(next_job.id)
                 next_job.fail(State.REJECTED if next_job.state in NOT_SENT else State.INTERRUPTED, exc)
-                journal().save(next_job)
+                if request is None:  # a placeholder has no record
+                    journal().save(next_job)
                 self.report_job(next_job, "ERROR", f"{next_job.label}: {exc.message}")
 
     def import_now(self, job: Job, *, asked: bool = False) -> Job:
@@ -370,10 +451,12 @@ class JobManager:
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until ``job_id`` is finished (imported or failed), driving the tick."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        asked = job_id
         while True:
             self.tick()
-            job = self.jobs.get(job_id)
-            running = job_id in self.threads or any(j.id == job_id for j, _ in self.waiting)
+            job_id = self.resolve(asked)
+            job = self.jobs.get(job_id) or self.jobs.get(asked)
+            running = job_id in self.active_ids() or asked in self.active_ids()
             if job is not None and not running and self.events.empty() and (
                 job.finished or job.state == State.INTERRUPTED or job.state in READY_TO_IMPORT
             ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bpy
 
-from ...core.engine.jobs import NOT_SENT
+from ...core.jobs import NOT_SENT
 from ..user_data import journal
 
 
@@ -34,7 +34,7 @@ def pause_all(manager) -> int:
         stop.set()
         count += 1
     while manager.waiting:
-        job, delivery = manager.waiting.popleft()
+        job, delivery, _request = manager.waiting.popleft()  # a placeholder's request stays in manager.requests
         manager.paused[job.id] = delivery
         count += 1
     if count:
@@ -52,16 +52,17 @@ def resume_all(manager) -> int:
         delivery = manager.paused.pop(job_id)
         job = manager.jobs.get(job_id)
         if job is None or job.finished:
-            manager._release(job_id)
+            manager.release_claim(job_id)
             continue
-        lock = manager.locks.get(job_id) or journal().try_lock(job.key)
-        if lock is None:
+        request = manager.requests.get(job_id)  # not planned yet: its worker claims it
+        lock = None if request is not None else (manager.locks.get(job_id) or journal().try_lock(job.key))
+        if lock is None and request is None:
             continue  # another Blender process took it meanwhile
         try:
-            manager.start(job, delivery if job.state in NOT_SENT else None, lock=lock)
+            manager.start(job, delivery if job.state in NOT_SENT else None, lock=lock, request=request)
             resumed += 1
         except Exception as exc:  # noqa: BLE001 (no key now, ...): said, and the job stays listed
-            manager._release(job_id)
+            manager.release_claim(job_id)
             manager.report("ERROR", f"{job.label}: could not resume ({getattr(exc, 'message', exc)}).")
     if resumed:
         manager.report("INFO", f"Online access is on: {resumed} paused job(s) resumed.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bpy
 
-from ...core.engine.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
+from ...core.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ...core.journal.locks import JobLock
 from ..user_data import journal
 

@@ -18,6 +18,33 @@ from ...core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, PreparedImage
 from ..compat import save_image_copy
 
 
+def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None, str]:
+    """What a job's worker needs to read its picture: (the source to record,
+    the picture when it had to be read here, a note). URLs and PNG, JPEG or
+    WebP files within the limits are read by the worker, off the main thread;
+    a Blender image (already open here) and a file only Blender decodes are
+    read now. Only the file's header is read for that choice."""
+    if image is not None:
+        prepared, note = prepare_datablock(image)
+        return prepared.source, prepared, note
+    source = (source or "").strip()
+    if not source:
+        raise BadImage("No image was given; pick an image, a file or a URL.")
+    path = bpy.path.abspath(source) if source.startswith("//") else source
+    if core_images.sendable_as_is(path):
+        return path, None, ""
+    datablock = bpy.data.images.get(source)
+    if datablock is not None and not os.path.exists(path):
+        prepared, note = prepare_datablock(datablock)
+        return prepared.source, prepared, note
+    if not os.path.exists(path):
+        raise BadImage(f"The image file {path} does not exist; check the path.")
+    if os.path.isdir(path):
+        raise BadImage(f"{path} is a folder, not an image file; give a PNG, JPEG or WebP file.")
+    prepared, note = _prepare_file(path)
+    return path, prepared, note
+
+
 def prepare_source(source: str) -> tuple[PreparedImage, str]:
     """Return the prepared image and a note for the user ("" when nothing changed)."""
     source = (source or "").strip()

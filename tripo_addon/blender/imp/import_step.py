@@ -7,7 +7,7 @@ import os
 import time
 
 from ...core import errors as E
-from ...core.engine.jobs import Job, State
+from ...core.jobs import Job, State
 from ...core.net.urls import shorten
 from ...core.placement_options import ImportOptions
 from ..user_data import journal

@@ -55,7 +55,7 @@ def active_job(context):
 
 def job_row_status(job) -> job_display.Status:
     return job_display.status(
-        job, running=job.id in manager.threads, waiting=any(j.id == job.id for j, _ in manager.waiting),
+        job, running=job.id in manager.threads, waiting=any(item[0].id == job.id for item in manager.waiting),
         paused=job.id in manager.paused, estimate=_estimate[0],
         object_mode=job.id in manager.waiting_for_object_mode)
 

@@ -20,7 +20,7 @@ from collections import deque
 import bpy
 
 from ...core import preview_png
-from ...core.engine.jobs import Job
+from ...core.jobs import Job
 from . import thumbnails
 from ..engine.manager import manager
 from ..windows import redraw

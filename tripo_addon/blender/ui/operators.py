@@ -12,39 +12,16 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ...core import errors as E
-from ...core.engine.jobs import FINISHED, Job, State
+from ...core.jobs import FINISHED, Job, State
 from . import job_list
 from ..imp import viewport
 from .. import settings as settings_mod
 from ...core.placement_options import ImportOptions
 from ..engine.manager import manager
 from ...core.engine.job_display import RETRYABLE
-from .properties import chosen_source
+from .button_results import run_check
+from .properties import chosen_source, panel_request
 from ..user_data import journal
-
-
-def report_about(topic: str, level: str, text: str) -> None:
-    """Report a result that belongs somewhere ("connection", "storage"): the
-    status bar and Info log, and beside the button that asked for it."""
-    manager.topic = topic
-    try:
-        manager.report(level, text)
-    finally:
-        manager.topic = ""
-    for window in bpy.context.window_manager.windows if bpy.context.window_manager else []:
-        for area in window.screen.areas:
-            if area.type == "PREFERENCES":  # the result shows under its button now, not at the next hover
-                area.tag_redraw()
-
-
-def last_message(topic: str, seconds: float = 120.0):
-    """(level, text) of the newest message about ``topic`` if recent, else None."""
-    import time
-
-    for stamp, level, text, about in reversed(manager.messages):
-        if about == topic:
-            return (level, text) if time.time() - stamp < seconds else None
-    return None
 
 
 def generate_blocker(context) -> str:
@@ -90,17 +67,16 @@ class TRIPO3D_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            from ..engine.start import start_generate
+            from ..engine.start import start_job  # loaded at the first click, not at registration
 
-            job, note = start_generate(context, self.source, {
+            source, image, params, options = panel_request(context, self.source, {
                 "texture": self.texture, "texture_alignment": self.texture_alignment,
                 "orientation": self.orientation,
-            }, force=self.force)
+            })
+            start_job(source, params, options, force=self.force, origin="ui", image=image)
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        if note:
-            self.report({"INFO"}, note)
         return {"FINISHED"}
 
 
@@ -217,14 +193,14 @@ class TRIPO3D_OT_retry_job(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "Only a failed, refused or stopped job can be retried.")
             return {"CANCELLED"}
         try:
-            from ..engine.start import start_generate
+            from ..engine.start import start_job
 
-            new, note = start_generate(context, job.source, dict(job.params), force=True,
-                                       options=ImportOptions.from_dict(job.import_options))
+            start_job(job.source, dict(job.params), ImportOptions.from_dict(job.import_options), force=True,
+                      origin="ui")
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Retrying {job.label} as a new job (charged again). {note}".strip())
+        self.report({"INFO"}, f"Retrying {job.label} as a new job (charged again).")
         return {"FINISHED"}
 
 
@@ -327,8 +303,6 @@ class TRIPO3D_OT_test_connection(bpy.types.Operator):
     bl_label = "Test Connection"
 
     def execute(self, context):
-        import threading
-
         from ...core.net.apikey import check_api_key
         from ...core.net.urls import normalise_base_url
 
@@ -340,24 +314,8 @@ class TRIPO3D_OT_test_connection(bpy.types.Operator):
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        result: list = []
-
-        def probe() -> None:  # the client (and the HTTP library) load here, off the main thread
-            try:
-                result.append(settings_mod.check_connection(settings.client()))
-            except E.TripoError as exc:
-                result.append(("ERROR", exc.message))
-
-        threading.Thread(target=probe, daemon=True).start()
-
-        def deliver():
-            if not result:
-                return 0.2
-            report_about("connection", *result[0])
-            return None
-
-        bpy.app.timers.register(deliver, first_interval=0.2)
-        report_about("connection", "INFO", "Testing the connection...")
+        # The client (and the HTTP library) load in the check's thread, off the main thread.
+        run_check("connection", lambda: settings_mod.check_connection(settings.client()), "Testing the connection...")
         return {"FINISHED"}
 
 

@@ -12,7 +12,7 @@ import time
 
 import bpy
 
-from ...core.engine.jobs import State
+from ...core.jobs import State
 from ...core.engine import job_display
 from .. import settings as settings_mod
 from ..windows import CATEGORY

@@ -122,7 +122,7 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
 
 def _result_here(layout, topic: str) -> None:
     """The last Test Connection / Test Storage result, under its button."""
-    from .operators import last_message
+    from .button_results import last_message
 
     found = last_message(topic)
     if found is None:

@@ -94,6 +94,30 @@ def chosen_source(context) -> tuple[str, object]:
     return "url", s.url.strip()
 
 
+def panel_request(context, source: str = "", params: dict | None = None) -> tuple[str, object, dict, ImportOptions]:
+    """What Generate is asked for: (a source, or "" with an image datablock,
+    the options to send, where the model lands), from the panel unless
+    ``source`` or ``params`` say otherwise. Raises BadImage when the panel
+    points at nothing."""
+    from ...core.errors import BadImage
+
+    s = panel_settings(context)
+    merged = chosen_params(s)
+    merged.update({k: v for k, v in (params or {}).items() if v})
+    image = None
+    if not source:
+        kind, value = chosen_source(context)
+        if kind == "image":
+            if value is None:
+                raise BadImage("No image is selected; open one in the Image Editor or pick one in the panel.")
+            image = value
+        elif not value:
+            raise BadImage("No image file or URL is given; fill in the field above Generate.")
+        else:
+            source = value
+    return source, image, merged, chosen_import_options(s)
+
+
 def register() -> None:
     bpy.utils.register_class(TRIPO3D_PG_settings)
     bpy.types.Scene.tripo3d = PointerProperty(type=TRIPO3D_PG_settings)

@@ -9,14 +9,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import (
-    job_list,
-    operators,
-    panels,
-    thumbnails,
-    properties,
-    model_preview,
-)
+from . import job_list, operators, panels, thumbnails, properties, model_preview
 from ..engine.manager import manager
 from ..windows import redraw
 

@@ -11,7 +11,7 @@ import bpy
 
 from ...core import errors as E
 from .. import settings as settings_mod
-from .operators import report_about
+from .button_results import run_check
 
 
 class TRIPO3D_OT_test_storage(bpy.types.Operator):
@@ -21,8 +21,6 @@ class TRIPO3D_OT_test_storage(bpy.types.Operator):
     bl_label = "Test Storage"
 
     def execute(self, context):
-        import threading
-
         from ...core.storage.client import test_storage
 
         try:
@@ -35,25 +33,11 @@ class TRIPO3D_OT_test_storage(bpy.types.Operator):
         except E.TripoError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        result: list = []
+        def check() -> tuple[str, str]:  # network only: no bpy in this thread
+            ok, text = test_storage(settings.storage)
+            return ("INFO" if ok else "ERROR"), text
 
-        def probe() -> None:  # network only: no bpy in this thread
-            try:
-                ok, text = test_storage(settings.storage)
-            except Exception as exc:  # a bug must still end in a message
-                ok, text = False, f"Test Storage stopped unexpectedly ({type(exc).__name__})."
-            result.append(("INFO" if ok else "ERROR", text))
-
-        threading.Thread(target=probe, daemon=True).start()
-
-        def deliver():
-            if not result:
-                return 0.2
-            report_about("storage", *result[0])
-            return None
-
-        bpy.app.timers.register(deliver, first_interval=0.2)
-        report_about("storage", "INFO", "Testing the storage...")
+        run_check("storage", check, "Testing the storage...")
         return {"FINISHED"}
 
 

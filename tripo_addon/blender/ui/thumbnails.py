@@ -7,7 +7,7 @@ import os
 import bpy
 
 from ...core import preview_png
-from ...core.engine.jobs import Job
+from ...core.jobs import Job
 from ..engine.manager import manager
 from ..windows import redraw
 

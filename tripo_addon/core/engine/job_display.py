@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .jobs import Job, State
+from ..jobs import Job, State
 
 #: Short reasons for a refused or failed job, by error kind (the full sentence is in the details).
 REASONS = {

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from ..images import PreparedImage
-from .jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
+from ..jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State, idempotency_key
 from ..journal.locks import JobLock
 from ..journal.store import Journal
 from .runner import mark_submit_unknown
@@ -51,10 +51,12 @@ def plan(
     origin: str = "script",
     blend_file: str = "",
     active_ids: set[str] | frozenset[str] = frozenset(),
+    new_id: str = "",
 ) -> Plan:
     """Find or create the job for ``prepared`` with ``params`` and say what it needs.
 
-    ``active_ids`` are jobs being worked on in this process right now. The job
+    ``active_ids`` are jobs being worked on in this process right now;
+    ``new_id`` is the id a new job gets (a placeholder's, so it keeps it). The job
     is claimed with a lock (forced or not) so that no other process works on
     (or pays for) the same image and options at the same time.
     """
@@ -74,7 +76,7 @@ def plan(
         existing = None
     else:
         existing = journal.find_by_key(key)  # re-read: the other process may just have finished
-    result = _decide(journal, existing, prepared, params, origin, blend_file)
+    result = _decide(journal, existing, prepared, params, origin, blend_file, new_id)
     if result.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT):
         result.lock = lock
     elif lock is not None:
@@ -83,7 +85,7 @@ def plan(
 
 
 def _decide(journal: Journal, existing: Job | None, prepared: PreparedImage, params: dict, origin: str,
-            blend_file: str) -> Plan:
+            blend_file: str, new_id: str = "") -> Plan:
     if existing is not None:
         job = existing
         if job.state == State.SUBMITTING:
@@ -116,5 +118,7 @@ def _decide(journal: Journal, existing: Job | None, prepared: PreparedImage, par
         # Rejected, failed or errored before: no model came of it, so try again.
     job = Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash,
               origin=origin, blend_file=blend_file)
+    if new_id:
+        job.id = new_id
     journal.save(job)  # the job exists on disk before any request leaves
     return Plan(job, Decision.SUBMIT)

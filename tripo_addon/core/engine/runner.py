@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import errors as E
 from ..storage.delivery import S3, Delivery, InlineRefused, deliver, release
-from .jobs import NOT_SENT, SERVER_TO_STATE, Job, State
+from ..jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from ..journal.store import Journal
 from ..storage.config import StorageConfig
 

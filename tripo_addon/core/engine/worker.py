@@ -1,20 +1,24 @@
 """A job's worker thread, and the queue it tells the main thread through.
 
 Nothing here touches ``bpy``, not even indirectly: the main thread hands the
-worker its settings, journal and delivery; the worker does the network steps
-(:func:`~.runner.advance`), saves the job at each, and puts a copy of it
-on :class:`Events`, which the manager's tick drains on the main thread.
+worker its request, settings, journal and delivery; the worker plans a new
+job (.intake), does the network steps (.runner), saves the job at each, and
+puts a copy of it on :class:`Events`, which the manager's tick drains on the
+main thread.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Protocol
 
-from .jobs import FINISHED, Job, State
+from .. import errors as E
+from ..jobs import FINISHED, NOT_SENT, Job, State
 
 if TYPE_CHECKING:
+    from .intake import Intake, StartRequest
     from ..storage.delivery import Delivery
     from ..journal.store import Journal
     from ..net.gateway import GatewayClient
@@ -39,38 +43,98 @@ class Events:
         return not self._items
 
 
-def make_thread(job: Job, make_client: Callable[[threading.Event], GatewayClient], run_settings: RunSettings,
-                storage: StorageConfig | None, journal: Journal, delivery: Delivery | None, stop: threading.Event,
-                events: Events, token: str) -> threading.Thread:
-    """On the main thread: the (unstarted) thread that runs ``job``'s network
-    steps on its own copy of the job. ``make_client(stop)`` is called in the
-    thread (the HTTP library loads there). Its last event is "done" with ``token``."""
-    from .runner import advance  # loaded by the first job, not when the add-on registers
+class JobSettings(Protocol):
+    """What a worker needs of the settings (the Blender layer's Settings has it)."""
 
-    worker_job = Job.from_dict(job.to_dict())
+    retry: object
+    storage: StorageConfig | None
+
+    def client(self, stop: threading.Event | None = None, retry=None, limiter=None) -> GatewayClient: ...
+
+    def run_settings(self) -> RunSettings: ...
+
+
+def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Delivery | None,
+                stop: threading.Event, events: Events, token: str, limiter=None,
+                request: StartRequest | None = None) -> threading.Thread:
+    """On the main thread: the (unstarted) thread that runs ``job``'s steps on
+    its own copy of the job, with the client made in the thread (the HTTP
+    library loads there; a key or address it refuses fails the job). Its last
+    event is "done" with ``token``.
+
+    With ``request`` (a new job), ``job`` is only a placeholder: the thread
+    first prepares the picture and plans the job (.intake), says so with a
+    "planned" event (the placeholder's id, the planned job, the decision, the
+    notes, the claim and the delivery), and goes on as that job."""
+    from .planning import Decision  # loaded by the first job, not when the add-on registers
+    from .runner import advance
+
+    worker_job = copy.deepcopy(job)  # the thread's own copy (the main thread keeps changing its view)
 
     def post(j: Job, event: str) -> None:
         events.put((j.id, event, j.to_dict()))
 
     def work() -> None:
+        nonlocal worker_job
         client = None
+        planned = request is None  # a placeholder has no record to save
         try:
-            # Made here: the HTTP library loads in the worker, not while Generate waits.
-            client = make_client(stop)
-            advance(worker_job, client, journal, delivery=delivery, storage=storage,
-                    settings=run_settings, on_event=post)
+            delivery_now = delivery
+            if request is not None:
+                intake = _take_in(request, journal, worker_job, events)
+                if intake is None:
+                    return  # refused, or the job is another's: the placeholder ends
+                worker_job, planned = intake.job, True
+                if intake.decision == Decision.REIMPORT:
+                    return  # its model is on disk: the main thread imports it
+                delivery_now = intake.delivery
+            if stop.is_set():
+                return
+            try:
+                client = settings.client(stop=stop, retry=settings.retry, limiter=limiter)
+            except E.TripoError as exc:  # the key or the gateway address: nothing is sent
+                worker_job.fail(State.REJECTED if worker_job.state in NOT_SENT else State.INTERRUPTED, exc)
+                journal.save(worker_job)
+                return
+            advance(worker_job, client, journal, delivery=delivery_now, storage=settings.storage,
+                    settings=settings.run_settings(), on_event=post)
         except Exception as exc:  # a bug must not kill the job silently
             worker_job.error = f"The job stopped unexpectedly ({type(exc).__name__}); it is saved and can be resumed."
             worker_job.error_kind = "internal"
             if worker_job.state not in FINISHED:
                 worker_job.state = State.INTERRUPTED
-            try:
-                journal.save(worker_job)
-            except OSError:
-                pass
+            if planned:
+                try:
+                    journal.save(worker_job)
+                except OSError:
+                    pass
         finally:
             if client is not None:
                 client.close()
             events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token}))
 
     return threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)
+
+
+def _take_in(request: StartRequest, journal: Journal, placeholder: Job, events: Events) -> Intake | None:
+    """Plan the placeholder's request; None when it ends here (refused,
+    already being made, or maybe paid before): the placeholder then carries why."""
+    from .intake import take_in
+    from .planning import Decision
+
+    try:
+        intake = take_in(request, journal, placeholder.id)
+    except E.TripoError as exc:  # nothing was sent, no record was made
+        placeholder.fail(State.REJECTED, exc)
+        return None
+    continuing = intake.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT)
+    events.put((placeholder.id, "planned", {
+        "job": intake.job.to_dict(), "decision": intake.decision, "notes": intake.notes,
+        "lock": intake.plan.lock if continuing else None, "delivery": intake.delivery,
+    }))
+    if not continuing:
+        placeholder.state = State.REJECTED
+        placeholder.error = " ".join(intake.notes) or f"{placeholder.label} was not started."
+        placeholder.error_kind = "busy" if intake.decision == Decision.BUSY else E.SubmitUncertain.kind
+        return None
+    return intake

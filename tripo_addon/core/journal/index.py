@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-#: Written once the index holds every record of the journal.
-COMPLETE_MARKER = ".complete"
+from ..fsutil import is_complete, mark_complete, safe_name
+
 
 
 class KeyIndex:
@@ -22,10 +22,10 @@ class KeyIndex:
 
     @property
     def complete(self) -> bool:
-        return os.path.exists(os.path.join(self.directory, COMPLETE_MARKER))
+        return is_complete(self.directory)  # the index holds every record of the journal
 
     def _file(self, key: str) -> str:
-        return os.path.join(self.directory, "".join(c for c in key if c.isalnum())[:64] or "job")
+        return os.path.join(self.directory, safe_name(key, limit=64) or "job")
 
     def ids(self, key: str) -> list[str]:
         try:
@@ -50,6 +50,4 @@ class KeyIndex:
         """Index every (key, job id) of a full scan, then mark the index complete."""
         for key, job_id in pairs:
             self.add(key, job_id)
-        os.makedirs(self.directory, exist_ok=True)
-        with open(os.path.join(self.directory, COMPLETE_MARKER), "w", encoding="ascii") as f:
-            f.write("1\n")
+        mark_complete(self.directory)

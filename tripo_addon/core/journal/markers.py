@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import os
 
+from ..fsutil import is_complete, mark_complete
 from .records import record_stem
 
-#: Written once every record of the journal that needs a marker has it.
-COMPLETE_MARKER = ".complete"
 
 
 class MarkerSet:
@@ -26,7 +25,7 @@ class MarkerSet:
 
     @property
     def complete(self) -> bool:
-        return os.path.exists(os.path.join(self.directory, COMPLETE_MARKER))
+        return is_complete(self.directory)  # every record that needs a marker has it
 
     def mark(self, job_id: str) -> None:
         """Mark the job. Raises OSError when the marker cannot be made."""
@@ -57,6 +56,4 @@ class MarkerSet:
         """Mark these jobs (those of a full scan that need it), then mark the set complete."""
         for job_id in job_ids:
             self.mark(job_id)
-        os.makedirs(self.directory, exist_ok=True)
-        with open(os.path.join(self.directory, COMPLETE_MARKER), "w", encoding="ascii") as f:
-            f.write("1\n")
+        mark_complete(self.directory)

@@ -9,7 +9,8 @@ import os
 import stat
 from dataclasses import fields
 
-from ..engine.jobs import Job
+from ..fsutil import safe_name
+from ..jobs import Job
 
 #: A job record is a few KB; anything far bigger in the folder is not one.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -18,7 +19,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 def record_stem(job_id: str) -> str:
     """The name of a job's record file without ``.json`` (and of its markers):
     letters and digits only, so no id can reach outside the journal's folders."""
-    return "".join(c for c in str(job_id) if c.isalnum())
+    return safe_name(job_id)
 
 
 def read_record(path: str) -> dict | None:

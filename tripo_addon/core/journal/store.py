@@ -3,7 +3,7 @@ job is ever lost.
 
 Every write goes to a temporary file that is flushed, fsynced and renamed
 over the old one, so a crash leaves either the old record or the new one,
-never half of each. The journal holds no API key: :class:`~..engine.jobs.Job`
+never half of each. The journal holds no API key: :class:`~..jobs.Job`
 has no field for it.
 
 Faults: a record that cannot be written (disk full, read-only folder) is
@@ -23,8 +23,8 @@ import time
 
 from . import locks
 from ..fsutil import quiet_remove as _quiet_remove
-from ..fsutil import replace, unwritable
-from ..engine.jobs import FINISHED, Job, keeps_an_upload
+from ..fsutil import replace, safe_name, unwritable
+from ..jobs import FINISHED, Job, keeps_an_upload
 from .index import KeyIndex
 from .markers import MarkerSet
 from .records import job_from as _job_from
@@ -270,20 +270,20 @@ class Journal:
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""
         stem = os.path.splitext(_file_name(job.source))[0]
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:40] or "model"
+        stem = safe_name(stem, keep="-_", replace="_", limit=40) or "model"
         directory = directory or self.downloads_dir
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:  # a TripoError: the job is interrupted with this sentence, not a traceback
             raise unwritable(directory, exc, kept=False, what="the downloaded model",
                              where="choose another Download Folder in the add-on preferences") from None
-        tag = "".join(c for c in job.id if c.isalnum())[:8] or "job"
+        tag = safe_name(job.id, limit=8) or "job"
         return os.path.join(directory, f"{stem}-{tag}.glb")
 
     # -- locks --------------------------------------------------------------------
 
     def _lock_path(self, key: str) -> str:
-        safe = "".join(c for c in key if c.isalnum())[:64] or "job"
+        safe = safe_name(key, limit=64) or "job"
         return os.path.join(self.locks_dir, f"{safe}.lock")
 
     def try_lock(self, key: str) -> JobLock | None:

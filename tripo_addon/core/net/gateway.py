@@ -31,11 +31,13 @@ from urllib.parse import urlsplit
 import requests
 
 from . import answers
-from .apikey import check_api_key  # noqa: F401  (re-exported)
+from .apikey import check_api_key
 from .. import errors as E
 from .deadline import Deadline, DeadlineAdapter
 from .download import DownloadMixin
 from .ratelimit import SharedLimiter
+from ..fsutil import safe_name
+from .sessions import new_session
 from .urls import check_url, normalise_base_url, same_origin, shorten
 
 MODEL_ID = "tripo3d-v2-5-413"
@@ -121,13 +123,7 @@ class GatewayClient(DownloadMixin):
         self.stop = stop or threading.Event()
         #: Shared by all jobs of the process: a 429 pauses them all (see core.ratelimit).
         self.limiter = limiter
-        self.session = requests.Session()
-        # The environment's proxy settings still apply; .netrc credentials must not.
-        # (trust_env alone would also add a ~/.netrc login as an Authorization
-        # header; requests skips that lookup when the session has its own auth.)
-        self.session.trust_env = True
-        self.session.auth = _NoAuth()
-        self.session.headers["User-Agent"] = user_agent
+        self.session = new_session(user_agent)
         # Connections report to the active overall deadline of a request (see _deadline).
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, DeadlineAdapter())
@@ -279,7 +275,7 @@ class GatewayClient(DownloadMixin):
         # the key travels with the request and must not go anywhere else.
         if polling_url and same_origin(polling_url, self.base_url):
             return polling_url
-        safe_id = "".join(c for c in request_id if c.isalnum() or c in "-_.")
+        safe_id = safe_name(request_id, keep="-_.")
         return self.base_url + STATUS_PATH.format(request_id=safe_id)
 
     def status_once(self, request_id: str, polling_url: str | None = None) -> StatusResult:
@@ -326,13 +322,6 @@ class GatewayClient(DownloadMixin):
         """One status check, retrying temporary faults within the retry budget."""
         return self._retrying(lambda: self._gated(lambda: self.status_once(request_id, polling_url)),
                               "checking the job")
-
-
-class _NoAuth(requests.auth.AuthBase):
-    """Adds nothing: it only stops requests from looking up ~/.netrc."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
 
 
 def describe_params(params: dict) -> str:

@@ -15,11 +15,14 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import requests
 
 from .. import errors as E
+from ..fsutil import safe_name
+from ..net.sessions import new_session
 from .sigv4 import EMPTY_SHA256, presign_url, sign_headers
 from .config import StorageConfig, parse_bucket_spec, storage_config_from
 
@@ -44,12 +47,18 @@ _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "E
 _REGION_CODES = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 
 
-class _NoNetrcAuth(requests.auth.AuthBase):
-    """Adds nothing: a session with its own auth never reads ~/.netrc, so no
-    stray Authorization header is sent next to (or instead of) our signature."""
+T = TypeVar("T")
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
+
+@dataclass
+class _Answer:
+    """A response already read (status and body), for the retry loop."""
+
+    status_code: int
+    body: bytes
+
+    def close(self) -> None:
+        pass
 
 
 class _ProgressBody:
@@ -81,11 +90,7 @@ class S3Storage:
         self.stop = stop or threading.Event()
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
-        self.session = requests.Session()
-        # Proxy settings from the environment still apply; .netrc logins must not.
-        self.session.trust_env = True
-        self.session.auth = _NoNetrcAuth()
-        self.session.headers["User-Agent"] = "tripo3d-blender"
+        self.session = new_session("tripo3d-blender")
 
     def close(self) -> None:
         self.session.close()
@@ -94,7 +99,7 @@ class S3Storage:
 
     def new_key(self, ext: str) -> str:
         """A fresh, unguessable key under the prefix: ``prefix/<32 hex><ext>``."""
-        ext = "".join(ch for ch in (ext or "").lstrip(".") if ch.isascii() and ch.isalnum())
+        ext = safe_name((ext or "").lstrip("."), ascii_only=True)
         name = uuid.uuid4().hex + (f".{ext.lower()}" if ext else "")
         return f"{self.config.prefix}/{name}" if self.config.prefix else name
 
@@ -153,8 +158,8 @@ class S3Storage:
         """A header-signed request with retries; the response of the last try."""
         cfg = self.config
         url = cfg.object_url(key)
-        for attempt in range(1, ATTEMPTS + 1):
-            self._check_stop()
+
+        def once() -> requests.Response:
             # Signed afresh each try: the signature carries the time.
             signed = sign_headers(method, url, headers, payload_sha256, region=cfg.region,
                                   access_key_id=cfg.access_key_id, secret_access_key=cfg.secret_access_key,
@@ -162,37 +167,39 @@ class S3Storage:
             data = body() if body is not None else None
             if data is not None:
                 signed["Content-Length"] = str(len(data))
+            # Never follow a redirect: it would carry our signed request elsewhere.
+            return self.session.request(method, url, data=data, headers=signed, timeout=self.timeout,
+                                        allow_redirects=False, stream=True)
+
+        return self._with_retries(once, what)
+
+    def _anonymous_get(self, url: str, headers: dict, limit: int) -> tuple[int, bytes, str]:
+        """(status, up to ``limit`` bytes of body, S3 error code) of an unsigned GET, with retries."""
+        def once() -> _Answer:  # the body is read inside the try: a cut read is tried again too
+            with self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False,
+                                  stream=True) as resp:
+                return _Answer(resp.status_code,
+                               resp.raw.read(max(limit, MAX_ERROR_BODY) + 1, decode_content=True) or b"")
+
+        answer = self._with_retries(once, "reading the presigned link back")
+        code = _s3_error(answer.body)[0] if answer.status_code >= 300 else ""
+        return answer.status_code, answer.body[:limit] if answer.status_code < 300 else b"", code
+
+    def _with_retries(self, once: Callable[[], T], what: str) -> T:
+        """``once()`` tried up to ATTEMPTS times while the connection fails or the
+        bucket answers 5xx (500, 503 SlowDown...: the same request may pass in a
+        moment); the last answer, whatever it is, or one sentence."""
+        for attempt in range(1, ATTEMPTS + 1):
+            self._check_stop()
             try:
-                # Never follow a redirect: it would carry our signed request elsewhere.
-                resp = self.session.request(method, url, data=data, headers=signed, timeout=self.timeout,
-                                            allow_redirects=False, stream=True)
+                resp = once()
             except requests.RequestException as exc:
                 if attempt == ATTEMPTS:
                     raise self._unreachable(exc, what) from None
             else:
                 if resp.status_code < 500 or attempt == ATTEMPTS:
                     return resp
-                resp.close()  # 500, 503 SlowDown...: the same request may pass in a moment
-            self._pause(BACKOFF[min(attempt, len(BACKOFF)) - 1])
-        raise AssertionError("unreachable")
-
-    def _anonymous_get(self, url: str, headers: dict, limit: int) -> tuple[int, bytes, str]:
-        """(status, up to ``limit`` bytes of body, S3 error code) of an unsigned GET, with retries."""
-        for attempt in range(1, ATTEMPTS + 1):
-            self._check_stop()
-            try:
-                resp = self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False,
-                                        stream=True)
-                with resp:
-                    status = resp.status_code
-                    body = resp.raw.read(max(limit, MAX_ERROR_BODY) + 1, decode_content=True) or b""
-            except requests.RequestException as exc:
-                if attempt == ATTEMPTS:
-                    raise self._unreachable(exc, "reading the presigned link back") from None
-            else:
-                if status < 500 or attempt == ATTEMPTS:
-                    code = _s3_error(body)[0] if status >= 300 else ""
-                    return status, body[:limit] if status < 300 else b"", code
+                resp.close()
             self._pause(BACKOFF[min(attempt, len(BACKOFF)) - 1])
         raise AssertionError("unreachable")
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from .. import errors as E
 from ..images import PreparedImage
-from ..engine.jobs import Job, State, keeps_an_upload
+from ..jobs import Job, State, keeps_an_upload
 from ..journal.store import Journal
 from .config import StorageConfig, parse_bucket_spec
 
