@@ -59,6 +59,8 @@ FORBIDDEN = [
      "tripo_addon.blender.ui.operators -> tripo_addon.blender.cli.main"),
     ("cli-is-a-leaf", "api.py", "def _late():\n    from .blender.cli import outputs",
      "tripo_addon.api -> tripo_addon.blender.cli.outputs"),
+    ("cli-is-a-leaf", "blender/engine/__init__.py", "from ..cli import checks",
+     "tripo_addon.blender.engine -> tripo_addon.blender.cli.checks"),
     ("acyclic", "core/fsutil.py", "from .journal import store", ".fsutil"),
 ]
 
