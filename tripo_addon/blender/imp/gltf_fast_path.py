@@ -62,7 +62,7 @@ def entry_point(path: str):
     Not ``bpy.ops`` under ``temp_override``: an operator call releases the
     GIL, then reads the override's dict from C, which crashed Blender when a
     worker thread ran Python meanwhile. So this is offered only where the
-    importer calls no operator itself: it can skip its select_all (4.5 on;
+    importer calls no operator itself: it can skip its select_all (4.4 on;
     4.2 cannot), and the model has no skins (bones use Edit mode)."""
     if _broken[0]:
         return None
