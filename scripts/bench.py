@@ -32,7 +32,7 @@ sys.path.insert(0, REPO)  # an entry point run from a checkout: tools/ sits besi
 from tools import bench_child  # noqa: E402
 from tools.gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
-PY = os.path.join(REPO, ".venv", "bin", "python")
+PY = sys.executable  # the Python with bpy that runs the bench (.venv, or a matrix leg's)
 ROWS = ("P3", "P3b", "P4", "P5", "P6", "J")
 
 
@@ -147,7 +147,7 @@ def p3b(sim, images, quick: bool, log_dir: str) -> list[dict]:
 def journal_rows(records: int, runs: int, work: str, env: dict) -> list[dict]:
     from tripo_addon.core.journal import store as journal_mod
     from tripo_addon.core.images import prepare
-    from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
     from tripo_addon.core.engine.planning import plan
 
     def fill(folder: str, n: int) -> set[str]:
