@@ -1,6 +1,5 @@
-"""A new job starts as a placeholder: the job manager's part that follows it
-to the job its worker planned (a new one, or the existing job for the same
-image and options)."""
+"""A new job starts as a placeholder: the job manager's part that follows it to the job its
+worker planned (a new one, or the existing job for the same image and options)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""A faster way into Blender's glTF importer for big scenes: the operator's
-own entry point (``IMPORT_SCENE_OT_gltf.unit_import``) run as a function in a
-scratch scene. It is internal to Blender's glTF add-on, so it is only an
-optimisation: chosen by feature detection, and any failure falls back to the
-public operator (see :func:`.importer.import_glb`) before a job can fail.
+"""A faster way into Blender's glTF importer for big scenes: the operator's own entry point
+(``IMPORT_SCENE_OT_gltf.unit_import``) run as a function in a scratch scene.
+
+It is internal to Blender's glTF add-on, so it is only an optimisation: chosen by feature
+detection, and any failure falls back to the public operator (see :func:`.importer.import_glb`)
+before a job can fail.
 """
 
 from __future__ import annotations

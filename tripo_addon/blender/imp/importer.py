@@ -1,10 +1,11 @@
-"""Import a downloaded GLB with Blender's own glTF importer.
+"""Importing a downloaded GLB with Blender's own glTF importer: placement, naming,
+provenance, and the roll-back when the importer fails.
 
 The model lands in a new collection named after the image, its top object
 named after the image too, resting on the ground at the 3D cursor (or, with
 ``placement="FREE"``, beside the selection or at the first free spot, never
 inside another object), selected and active, framed in the 3D Viewports when
-asked, with provenance on its top object. If the importer fails, every datablock it made is removed again, so
+asked. If the importer fails, every datablock it made is removed again, so
 the scene is as it was.
 """
 

@@ -1,6 +1,6 @@
 """The panel's operators: Generate, the per-job actions, and the reporter.
 
-Each operator does its work through :mod:`.generate` and :mod:`.job_manager`;
+Each operator does its work through :mod:`..engine.start` and :mod:`..engine.manager`;
 none touches the network on the main thread.
 """
 
