@@ -127,7 +127,8 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     context = context or bpy.context
     problem = check_glb_file(path) or external_references(path)
     if problem:
-        raise ImportFailed(f"Could not import the model for {name}: {problem}.")
+        raise ImportFailed(f"Could not import the model for {name}: {problem}. Delete that file from the download "
+                           "folder and generate the same image again: the model is fetched again, no new charge.")
     fast = gltf_fast_path.entry_point(path)
     if fast is not None:
         try:
