@@ -1,41 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmarks of the Tripo3D add-on on the local gateway simulator (issue 8, item 10).
+"""Benchmarks of the add-on on the local gateway simulator: one table, every figure next
+to a baseline measured in the same run, their ratio, the target and PASS/FAIL.
 
     .venv/bin/python scripts/bench.py                    # everything (~10 min)
     .venv/bin/python scripts/bench.py --quick            # smaller sizes, a smoke run
     .venv/bin/python scripts/bench.py --only P3,P4 --json bench.json
 
-Prints one table: every figure next to a baseline measured in the same run,
-their ratio, the target and PASS/FAIL. The machine is shared, so only ratios
-within one run mean anything; small measurements are repeated (medians).
-
-P3   the batch command (scripts/generate.py, a subprocess as a user runs it,
-     --poll-interval 1, a private BLENDER_USER_RESOURCES per run) with 16 and
-     64 jobs of 3 s server time (1 s queued + 2 s processing) at --jobs 16,
-     against one job (median of 3 one-job runs, interleaved). Wall times, nothing
-     subtracted. Target: at most 1.5x per wave of 16 (16 jobs 1.5x, 64 jobs 6x).
-P3b  1,000 jobs of 1 s (0.3 + 0.7) at --jobs 32 vs the ideal ceil(1000/32) x
-     one job's wall time (median of 3, same run); peak RSS of the batch process
-     (ru_maxrss from wait4) and its growth per job against a 100-job run.
-P4   a 500 MB GLB (an asset of the simulator) through GatewayClient.download in
-     its own process: peak RSS growth, and speed vs curl -o of the same URL.
-     Info rows: the same download without waiting for the disk, and the same
-     bytes written from memory as a download writes them (the disk's ceiling).
-P5   the import step (service.import_job; also importer.import_glb) vs a bare
-     bpy.ops.import_scene.gltf of the same Tripo-like GLB (glb_tripo_like.py),
-     each in a fresh empty scene, median of 5 in rotating order.
-P6   import tripo_addon + register() in a fresh process right after import bpy
-     (the baseline), median of 7; connections counted in the process and
-     requests seen by the simulator. Then addon_enable of the installed zip in
-     fresh processes, as at each start of Blender (its extension cache valid),
-     and right after a disable (the bundled wheels extracted again), each
-     against an extension that registers nothing: Blender's own cost.
-J    a journal of 10,000 records, 1 in 100 unfinished (real Job/Journal
-     classes): the add-on's start in a fresh Blender process (import +
-     register(), vs the same with an empty journal), what start-up reads
-     (Journal(dir).at_start(), vs a bare listdir + json.load of every file),
-     reading every record (Journal(dir).all(), info: api.jobs(everything=True))
-     and planning a new image (planning.plan, vs the same plan on an empty journal).
+The machine is shared, so only ratios within one run mean anything; small
+measurements are repeated (medians). What each row (P3, P3b, P4, P5, P6, J)
+measures, against what, and its target: docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -59,7 +32,7 @@ sys.path.insert(0, REPO)  # an entry point run from a checkout: tools/ sits besi
 from tools import bench_child  # noqa: E402
 from tools.gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
-PY = os.path.join(REPO, ".venv", "bin", "python")
+PY = sys.executable  # the Python with bpy that runs the bench (.venv, or a matrix leg's)
 ROWS = ("P3", "P3b", "P4", "P5", "P6", "J")
 
 
@@ -174,7 +147,7 @@ def p3b(sim, images, quick: bool, log_dir: str) -> list[dict]:
 def journal_rows(records: int, runs: int, work: str, env: dict) -> list[dict]:
     from tripo_addon.core.journal import store as journal_mod
     from tripo_addon.core.images import prepare
-    from tripo_addon.core.engine.jobs import DEFAULT_PARAMS, Job, State
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job, State
     from tripo_addon.core.engine.planning import plan
 
     def fill(folder: str, n: int) -> set[str]:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run every test, on every Blender of the matrix (matrix.txt, run in its order):
+# Check the layer contracts (lint-imports with .importlinter, tools/check_cycles.py,
+# tools/check_layout.py; a broken one fails the run but the tests still run),
+# then run every test, on every Blender of the matrix (matrix.txt, in its order):
 #   bpy45    PyPI bpy 4.5 LTS (.venv): the full suite, with the window tests,
 #            which run Debian trixie's Blender 4.3 in a chroot (.cache/trixie)
 #   bpy52    bpy 5.2 LTS (Python 3.13, in that chroot): the full suite but the
@@ -53,6 +55,15 @@ record() {  # record NAME SECONDS RC [COUNTS]
     [ "$3" = 0 ] || STATUS=1
 }
 
+run_step() {  # run_step NAME LIMIT_SECONDS COMMAND...: as run_leg, for a step that is not pytest
+    local name=$1 limit=$2 start rc=0
+    shift 2
+    start=$(date +%s)
+    echo "[test.sh] $name: $(printf '%q ' "$@")"
+    timeout --kill-after=30 "$limit" "$@" || rc=$?
+    record "$name" $(( $(date +%s) - start )) "$rc"
+}
+
 run_leg() {  # run_leg NAME LOG LIMIT_SECONDS COMMAND...: time it, note the result, go on
     local name=$1 log=$2 limit=$3 start rc
     shift 3
@@ -94,6 +105,14 @@ rc=0
 setup || rc=$?
 record "setup (venvs, chroots, ruff)" $(( $(date +%s) - start )) "$rc"
 [ "$rc" = 0 ] || { echo "[test.sh] setup failed: no leg runs" >&2; exit 1; }
+
+# All three always run, so one run lists every violation (docs/architecture.md).
+run_step "layer contracts" 300 bash -c '
+    rc=0
+    .venv/bin/lint-imports --no-cache --no-logo || rc=1
+    .venv/bin/python -m tools.check_cycles || rc=1
+    .venv/bin/python -m tools.check_layout || rc=1
+    exit $rc'
 
 # ------------------------------------------------------------------- legs ---
 PYTEST=(-m pytest -p no:cacheprovider)

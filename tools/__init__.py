@@ -1,3 +1,2 @@
-"""Developer tools beside the add-on: the gateway simulator, the GLB makers,
-benchmark children, wheel bundling and glTF validation. Run them from the
-repository root as ``python -m tools.NAME``."""
+"""Developer tools beside the add-on (the simulator, GLB makers, benchmark children, wheel
+bundling, glTF validation, structure checks), run from the repository root as ``python -m tools.NAME``."""

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PY = os.path.join(REPO, ".venv", "bin", "python")
+PY = sys.executable  # the Python with bpy that runs the bench (.venv, or a matrix leg's)
 MARK = "BENCHJSON "
 
 

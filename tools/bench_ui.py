@@ -1,40 +1,14 @@
 #!/usr/bin/env python3
-"""UI benchmark of the Tripo3D sidebar in a real Blender 4.3 window (Xvfb).
+"""UI benchmark of the sidebar in a real Blender 4.3 window (Xvfb): main-thread stalls (P1)
+and the delay from a finished job to the model in the scene (P2). Figures, no pass/fail.
 
 Exact command (as root, from the repository root):
 
     .venv/bin/python -m tools.bench_ui --jobs 8 --json bench-ui.json
 
-It builds the extension zip, starts the gateway simulator on this host as a
-slow server (~9.6 MB GLB: 2048 px noise texture, served at 2.4 MB/s so the
-download takes ~4 s; 1 s queued, then 2-4 s processing, drawn at random for
-each job so completions fall at any point between two polls; 50 ms API
-latency) and runs
-tests/gui/generate_gui.py --mode bench in the windowed Blender of the trixie
-chroot (tools/gui/run_blender_gui.sh). Figures, no pass/fail:
-
-P1  main-thread stall: the longest gap of a 10 ms timer probe minus 10 ms,
-    from the click on "Generate 3D Model" (a real xdotool click) through
-    submit, polling and the download, excluding only the gap(s) overlapping
-    the import tick. In the same run, the same figure for the naive way: a
-    blocking requests.get of the same GLB on the main thread (from a timer).
-    Also printed: the probe idle, the probe while only the sidebar is redrawn
-    10x/s (the price of one redraw in this software-OpenGL window, with no
-    add-on work), and the longest add-on timer tick (its own Python time).
-    Split of the same gaps: timestamps of every region's draw (POST_PIXEL
-    callbacks), of the add-on's panel draw(), ticks, operator and worker
-    events tell, per gap, which regions were redrawn and how much of it the
-    add-on's own work was (see explain_gaps in tests/gui/generate_gui.py);
-    "add-on attributable" is the largest such part, "no region redrawn" the
-    longest gap in which nothing was drawn at all.
-P2  over N jobs (poll interval 2 s), the median and max of
-        seen_in_scene - completed_at - download_time - import_time
-    where seen_in_scene is when a 10 ms watcher in Blender first sees an object
-    with the job's tripo3d_request_id, completed_at is the simulator's exact
-    completion time, download_time = downloaded_at - completed_seen_at and
-    import_time = imported_at - import_started_at (the job's own stamps).
-    Plus the most status requests any job made in any 2 s window (from the
-    simulator's request log; the contract is at most 1).
+It builds the extension zip, starts the gateway simulator on this host as a slow server and runs
+tests/gui/generate_gui.py --mode bench in the windowed Blender of the trixie chroot
+(tools/gui/run_blender_gui.sh). How each figure is measured: docs/benchmarks.md.
 
 Needs root (chroot, mount namespaces); the first run builds the chroot
 (~1.8 GB download). Takes ~1.5-2 minutes with --jobs 8.

@@ -10,7 +10,7 @@ glTF-Validator with no errors and no warnings.
     from tools.glb_from_image import glb_from_image
     glb = glb_from_image(open("photo.png", "rb").read(), texture_size=256)
 
-CLI:  python glb_from_image.py IMAGE OUT.glb [--texture-size N] [--noise]
+CLI:  python -m tools.glb_from_image IMAGE OUT.glb [--texture-size N] [--noise]
 """
 from __future__ import annotations
 

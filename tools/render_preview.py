@@ -15,6 +15,15 @@ import bpy
 from mathutils import Vector
 
 
+def _node_input(owner, node_type: str, socket: str, value) -> None:
+    """Blender 5 gives new worlds and materials node trees, which Cycles
+    renders instead of their plain colour: set the colour there too."""
+    tree = getattr(owner, "node_tree", None)
+    for node in (tree.nodes if tree is not None else ()):
+        if node.type == node_type and socket in node.inputs:
+            node.inputs[socket].default_value = value
+
+
 def main(blend: str, out: str) -> int:
     bpy.ops.wm.open_mainfile(filepath=blend)
     scene = bpy.context.scene
@@ -31,6 +40,7 @@ def main(blend: str, out: str) -> int:
     ground = bpy.context.active_object
     mat = bpy.data.materials.new("Ground")
     mat.diffuse_color = (0.8, 0.8, 0.82, 1)
+    _node_input(mat, "BSDF_PRINCIPLED", "Base Color", (0.8, 0.8, 0.82, 1))
     ground.data.materials.append(mat)
 
     cam_data = bpy.data.cameras.new("Camera")
@@ -51,6 +61,7 @@ def main(blend: str, out: str) -> int:
     world = scene.world or bpy.data.worlds.new("World")
     scene.world = world
     world.color = (0.55, 0.6, 0.7)
+    _node_input(world, "BACKGROUND", "Color", (0.55, 0.6, 0.7, 1))
 
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"

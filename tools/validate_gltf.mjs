@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Run Khronos' glTF-Validator (npm package "gltf-validator") on a .glb/.gltf file.
 //
-//   node scripts/validate_gltf.mjs FILE [--strict] [--full]
+//   node tools/validate_gltf.mjs FILE [--strict] [--full]
 //
 // Prints one JSON summary (numErrors, numWarnings, numInfos, numHints, the
 // first error/warning messages, asset info) to stdout.

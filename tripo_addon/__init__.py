@@ -1,8 +1,7 @@
-"""Tripo3D image to 3D: turn an image into a textured 3D model in Blender.
+"""Tripo3D Image to 3D for Blender: the extension's ``register()`` and ``unregister()``.
 
-The ``core`` package is plain Python (no ``bpy``); ``blender`` holds the thin
-Blender layer. Nothing here imports ``bpy`` at import time, so the core can
-be used and tested on its own.
+``core`` is plain Python (no ``bpy``); ``blender`` is the thin Blender layer. Nothing here imports
+``bpy`` at import time, so the core can be used and tested on its own.
 """
 
 from .core.version import VERSION as __version__  # noqa: F401  (the package's version)

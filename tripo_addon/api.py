@@ -1,11 +1,11 @@
-"""Functions for scripts and the Python console.
+"""Functions for scripts and the Python console: ``generate``, ``wait`` and ``jobs``.
 
     from bl_ext.user_default.tripo3d import api      # installed extension
     job = api.generate("//photo.png")                # starts, returns at once
     job = api.wait(job.id)                           # blocks until imported or failed
     print(job.state, job.objects, job.error)
 
-``generate(..., wait=True)`` does both. The same job logic runs whether
+``generate(..., wait=True)`` does both. The same job engine runs whether
 Blender has a window (timers apply the results) or not (``wait`` applies
 them). In a window, waiting blocks the interface: use it in scripts, and
 the operator ``bpy.ops.tripo3d.generate`` from buttons.

@@ -208,3 +208,50 @@ def test_import_again_imports_a_job_the_addon_failed_to_import(paid, image_files
     finally:
         manager.shutdown(timeout=2)
         tripo_addon.unregister()
+
+
+# --- models the importer treats differently on some Blenders ---------------------------------
+
+
+def _two_scene_glb(tmp_path) -> str:
+    """A Tripo-like model with a second glTF scene holding its own node."""
+    import json
+    import struct
+
+    data = tripo_like_glb(make_image("PNG", size=(64, 64)), texture_size=128)
+    length = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20:20 + length])
+    rest = data[20 + length:]
+    doc["nodes"].append({"name": "second_scene_node", "mesh": 0, "translation": [2, 0, 0]})
+    doc["scenes"] = [{"name": "Main", "nodes": [0]}, {"name": "Other", "nodes": [len(doc["nodes"]) - 1]}]
+    doc["scene"] = 0
+    chunk = json.dumps(doc).encode()
+    chunk += b" " * (-len(chunk) % 4)
+    body = struct.pack("<II", len(chunk), 0x4E4F534A) + chunk + rest
+    path = tmp_path / "two_scenes.glb"
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+    return str(path)
+
+
+@pytest.mark.parametrize("path_taken", ["fast", "operator"])
+def test_a_model_with_two_gltf_scenes_lands_once_and_leaves_no_scene_behind(blender, tmp_path, monkeypatch,
+                                                                           path_taken):
+    if path_taken == "operator":
+        monkeypatch.setattr(gltf_fast_path, "entry_point", lambda _path: None)
+    result = import_glb(_two_scene_glb(tmp_path), "two_scenes", provenance={"request_id": "r1"})
+    assert [s.name for s in bpy.data.scenes] == ["Scene"]  # the importer's extra scene is gone
+    coll = bpy.data.collections[result.collection]
+    assert coll.name in bpy.context.scene.collection.children
+    layer_objects = bpy.context.view_layer.objects
+    selected = {o.name for o in bpy.context.selected_objects}
+    assert selected and selected <= {n for n in result.objects if n in layer_objects}
+    assert bpy.data.objects[result.top]["tripo3d_request_id"] == "r1"
+    assert gltf_fast_path.broken_reason() == ""
+
+
+def test_the_importers_own_words_replace_its_location_line():
+    from tripo_addon.blender.imp.importer import _importer_reason
+
+    text = ("Error: Python: Traceback (most recent call last):\n  File \"x.py\", line 3, in f\n"
+            "IndexError: list index out of range\nLocation: /opt/blender/scripts/modules/bpy/ops.py:109\n")
+    assert _importer_reason(RuntimeError(text)) == "IndexError: list index out of range"

@@ -205,3 +205,19 @@ def test_download_folder_setting_is_used(env, image_files, tmp_path):
     folder = tmp_path / "my-models"
     out = generate_blocking(image_files["png"], settings=settings(download_dir=str(folder)), retry=fast_retry())
     assert out.ok and os.path.dirname(out.job.glb_path) == str(folder)
+
+
+def test_a_submit_cut_off_in_an_earlier_run_is_reported_as_maybe_charged_and_not_sent(env, image_files):
+    """The record says "submitting" (the run was killed before the answer came):
+    the batch reports it as maybe charged, under its own state, and sends nothing."""
+    from tripo_addon.core.images import prepare
+    from tripo_addon.core.jobs import DEFAULT_PARAMS, Job
+
+    prepared = prepare(image_files["png"])
+    journal().save(Job(source=prepared.source, params=dict(DEFAULT_PARAMS), content_hash=prepared.content_hash,
+                       state=State.SUBMITTING))
+    out = generate_blocking(image_files["png"], settings=settings(), retry=fast_retry())
+    report = out.to_report()
+    assert report["status"] == "SUBMIT_UNKNOWN", report
+    assert "may have been submitted and charged" in report["error"]
+    assert env.stats()["submit_attempts"] == 0

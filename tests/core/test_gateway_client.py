@@ -643,7 +643,8 @@ def test_download_404_is_final_and_reads_well(sim, client, outdir, parts):
     url = f"{sim.url}/cdn/v1/tripo3d-v2-5-413_gone/output.glb"
     with raises(E.NotFound) as e:
         client.download([url], str(outdir / "model.glb"))
-    assert str(e.value) == "Nothing was found (HTTP 404) while downloading the model."
+    assert str(e.value).startswith("Nothing was found (HTTP 404) while downloading the model; ")
+    assert str(e.value).endswith("check your Pixazo dashboard.")
     assert sim.stats()["downloads"] == 1  # not retried
     assert os.listdir(outdir) == []
 

@@ -1,4 +1,4 @@
-"""Host-side helpers for the GUI tests and scripts/bench_ui.py.
+"""Host-side helpers for the window tests and tools/bench_ui.py.
 
 Everything here runs on the HOST (not inside Blender): building the chroot
 and the extension zip, making test images, running a script in the windowed

@@ -36,7 +36,7 @@ case "$SUITE" in ''|*[!a-z0-9-]*) echo "[setup_blender_chroot] bad suite: $SUITE
 # python3-numpy: Blender's own glTF importer needs it (Debian's blender uses the
 # system Python and only recommends it).
 # No python3-requests, as with `apt install blender`: the extension zip brings
-# its own (wheels). tests/gui/gui_host.py ensure_chroot() installs numpy into
+# its own (wheels). tools/gui/gui_host.py ensure_chroot() installs numpy into
 # older chroots and removes requests from them; system_requests() adds it back
 # for the one test that runs with it.
 PACKAGES="blender xvfb xauth libgl1-mesa-dri imagemagick xdotool fonts-dejavu-core ca-certificates"

@@ -1,4 +1,4 @@
-"""Where the Blender versions this extension supports (4.2 LTS to 5.0) differ,
+"""Where the Blender versions this extension supports (4.2 LTS to 5.3) differ,
 in one place, each difference with the versions it covers.
 
 Things every supported version has are used directly, unchecked:
@@ -16,7 +16,7 @@ def save_image_copy(image, filepath: str, quality: int = 92) -> None:
     """Write ``image`` to ``filepath`` in its ``file_format`` without changing the
     datablock (its path, its saved state).
 
-    4.5 and 5.0 take ``save_copy=True`` to say so; 4.2 has no such parameter, and
+    4.4 and later take ``save_copy=True`` to say so; 4.2 has no such parameter, and
     its ``save(filepath=...)`` already writes a copy and keeps the image's path
     (checked on 4.2.23)."""
     if "save_copy" in bpy.types.Image.bl_rna.functions["save"].parameters:
@@ -27,7 +27,8 @@ def save_image_copy(image, filepath: str, quality: int = 92) -> None:
 
 def draco_decoder_missing(exc: Exception) -> bool:
     """The glTF importer could not load its Draco library. The PyPI bpy 4.2
-    module looks for it relative to the working directory and fails; 4.5 and
-    5.0 decode Draco (Debian's 4.3 package ships the library)."""
+    module looks for it relative to the working directory and fails, and the
+    5.2 and 5.3 wheels lack it; 4.4 to 5.1 decode Draco (Debian's 4.3 package
+    ships the library)."""
     text = str(exc).lower()
     return "draco" in text and any(s in text for s in ("oserror", "loadlibrary", "shared object"))

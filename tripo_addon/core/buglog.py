@@ -1,5 +1,5 @@
-"""Bugs are written down, not shown: the user gets one sentence that says
-where the details are, the log gets the traceback."""
+"""The bug log (``logs/bugs.log`` in the journal's folder): the user gets one
+sentence that says where the details are, the log gets the traceback."""
 
 from __future__ import annotations
 

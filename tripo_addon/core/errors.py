@@ -1,9 +1,9 @@
-"""Every failure a user can meet, each with one sentence saying what happened
-and what to do.
+"""Every failure a user can meet, as a typed error whose ``message`` is one sentence
+saying what happened and what to do.
 
-The ``message`` of an error is what the panel, the console and the CLI show.
-It never contains the API key: errors are built from server text and our own
-words only, and :func:`scrub` removes the key if a server ever echoes it.
+The ``message`` is what the panel, the console and the CLI show (docs/errors.md
+lists them). It never contains the API key: errors are built from server text
+and our own words only, and :func:`scrub` removes the key if a server ever echoes it.
 """
 
 from __future__ import annotations

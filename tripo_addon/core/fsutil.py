@@ -1,6 +1,5 @@
-"""File operations that must survive Windows: renames retried while another
-program (an antivirus scanner, an indexer, a second Blender reading the file)
-briefly holds the target open."""
+"""File operations that must survive Windows: renames retried while another program (an antivirus
+scanner, an indexer, a second Blender reading the file) briefly holds the target open."""
 
 from __future__ import annotations
 

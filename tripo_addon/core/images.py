@@ -1,7 +1,7 @@
-"""Check what the user picked and keep what will be sent.
+"""Checking what the user picked and keeping what will be sent (:class:`PreparedImage`).
 
 An http(s) URL is passed on as is. A local PNG, JPEG or WebP file keeps its
-bytes; :mod:`.delivery` decides how they travel (the user's bucket, or
+bytes; :mod:`.storage.delivery` decides how they travel (the user's bucket, or
 inline as a ``data:`` URI). Anything else is refused before a request is made.
 """
 

@@ -1,6 +1,5 @@
-"""What a batch was asked to do: files, folders, globs and ``@list.txt`` files
-turned into one ordered list of image sources, and a stable share of it for
-one farm task (``--shard K/N``)."""
+"""What a batch was asked to do: files, folders, globs and ``@list.txt`` files turned into one
+ordered list of image sources, and a stable share of it for one farm task (``--shard K/N``)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ class Job:
     download_bytes: int = 0
     download_total: int | None = None
     #: How the image travels and, for the bucket route, the object to delete
-    #: afterwards (see core.delivery; never a secret or a signed link).
+    #: afterwards (see core.storage.delivery; never a secret or a signed link).
     delivery: dict = field(default_factory=dict)
     #: The gateway the job was submitted to: its request id means nothing elsewhere,
     #: and the key is never sent to another address to ask about it.

@@ -1,6 +1,6 @@
 """Checks of the batch command's numbers and API key, before anything is sent.
 
-No bpy here: :mod:`.cli` calls these in its "configuration errors" block,
+No bpy here: :mod:`.main` calls these in its "configuration errors" block,
 so every bad value is one line on stderr and exit code 2.
 """
 

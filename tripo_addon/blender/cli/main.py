@@ -1,8 +1,8 @@
 """The batch command line, shared by ``scripts/generate.py`` and
-``blender --command tripo3d``.
+``blender --command tripo3d``: its options, its checks and the run.
 
 Exit codes: 0 every image imported, 1 any image failed, 2 usage or
-configuration error (nothing was sent).
+configuration error (nothing was sent), 130 / 143 stopped by Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations

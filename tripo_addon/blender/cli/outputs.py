@@ -1,6 +1,5 @@
-"""What a long batch run leaves behind as it goes: the report rewritten after
-each job, the .blend saved every few imports, one .blend or GLB per image,
-and a progress line a person can read."""
+"""What a long batch run leaves behind as it goes: the report rewritten after each job, the
+.blend saved every few imports, one .blend or GLB per image, and a progress line a person can read."""
 
 from __future__ import annotations
 

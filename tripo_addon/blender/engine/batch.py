@@ -1,8 +1,9 @@
-"""The batch engine loop: many jobs in flight, one Blender, one job engine.
+"""The batch loop (many jobs in flight in one Blender), its :class:`Outcome` per image,
+and ``generate_blocking`` for scripts.
 
 The batch command, ``api.generate(wait=True)`` in background Blender and the
-sidebar all drive :mod:`.job_manager`: network work in worker threads,
-imports on the main thread as each model lands. Timers never fire in
+sidebar all drive one job engine (:mod:`.manager`): network work in worker
+threads, imports on the main thread as each model lands. Timers never fire in
 background Blender, so this loop pumps the manager's tick itself.
 
 Images are prepared (read, converted, planned) only when a slot is free, so

@@ -26,10 +26,10 @@ from . import pausing
 from .. import settings as settings_mod
 from . import internal_errors, recovery, upload_cleanup
 from ...core.engine import worker
-from ..imp.import_step import import_job
 from ..user_data import journal, journal_if_open
 from ..windows import redraw
-from ..windows import window_context as _window_context
+from .landing import Landing
+from .placeholders import Placeholders
 
 if TYPE_CHECKING:
     from ...core.engine.intake import StartRequest
@@ -47,7 +47,9 @@ FLUSH_INTERVAL = 5.0
 SWEEP_DELAY = 3.0
 
 
-class JobManager:
+class JobManager(Landing, Placeholders):
+    """Every job this Blender runs or lists, and the workers that run them (one instance: ``manager``)."""
+
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}  # main thread's view, newest state from the workers
         self.events = worker.Events()
@@ -115,14 +117,6 @@ class JobManager:
     def active_ids(self) -> set[str]:
         return set(self.threads) | {job.id for job, _delivery, _request in self.waiting}
 
-    def resolve(self, job_id: str) -> str:
-        """The id a job goes by now: a placeholder's is its planned job's."""
-        seen = set()
-        while job_id in self.aliases and job_id not in seen:
-            seen.add(job_id)
-            job_id = self.aliases[job_id]
-        return job_id
-
     def start(self, job: Job, delivery: Delivery | None = None, lock: JobLock | None = None,
               request: StartRequest | None = None, settings: settings_mod.Settings | None = None,
               image=None) -> None:
@@ -187,41 +181,6 @@ class JobManager:
         self.deliveries[job.id] = delivery
         self.stops[job.id] = stop
         thread.start()
-
-    def _planned(self, placeholder_id: str, data: dict) -> Job:
-        """A new job's worker planned it: follow the planned job under its own id."""
-        job = Job.from_dict(data["job"])
-        notes = data["notes"]
-        self.requests.pop(placeholder_id, None)
-        if data["lock"] is None:  # it ends here (already being made, or maybe paid before)
-            if job.id in self.jobs or job.id in self.active_ids():
-                self.aliases[placeholder_id] = job.id
-                self.jobs.setdefault(job.id, job)
-            return job
-        if job.id != placeholder_id:
-            self.aliases[placeholder_id] = job.id
-            for table in (self.threads, self.stops, self.worker_tokens, self.paused):
-                if placeholder_id in table:
-                    table[job.id] = table.pop(placeholder_id)
-            if placeholder_id in self.stop_requested:
-                self.stop_requested.discard(placeholder_id)
-                self.stop_requested.add(job.id)
-            self.jobs.pop(placeholder_id, None)
-        self.jobs[job.id] = job
-        self.offer_only.discard(job.id)  # asked for here and now
-        self.locks[job.id] = data["lock"]
-        self.deliveries[job.id] = data["delivery"]
-        if job.id in self.paused:  # paused while it was planned: it resumes with its delivery
-            self.paused[job.id] = data["delivery"]
-        if data["decision"] == "reimport":
-            self.reimport.add(job.id)
-        if notes:
-            self.start_notes[job.id] = list(notes)
-            self.report_job(job, "INFO", " ".join(notes))
-        if job.id != placeholder_id:
-            for hook in list(self.started_hooks):
-                hook(job, None)
-        return job
 
     def stop_tracking(self, job_id: str) -> None:
         """Stop waiting for a job. The server may still finish it and charge for it."""
@@ -377,66 +336,6 @@ class JobManager:
                 if request is None:  # a placeholder has no record
                     journal().save(next_job)
                 self.report_job(next_job, "ERROR", f"{next_job.label}: {exc.message}")
-
-    def import_now(self, job: Job, *, asked: bool = False) -> Job:
-        """Import a downloaded job into the open file, or leave it on offer.
-
-        ``asked``: the user asked for this import; otherwise the model only goes
-        into the file that started the job.
-        """
-        elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
-        if not asked and elsewhere:
-            self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
-            return job
-        mode = getattr(bpy.context, "mode", "OBJECT")
-        if not asked and not bpy.app.background and mode != "OBJECT":
-            # Never throw the artist out of Edit, Sculpt or Paint mode: the tick
-            # imports it once they are back in Object mode.
-            if job.id not in self.waiting_for_object_mode:
-                self.waiting_for_object_mode.add(job.id)
-                self.report_job(job, "INFO", f"{job.label} is ready; it is imported when you are back in "
-                                             "Object mode.")
-            return job
-        self.waiting_for_object_mode.discard(job.id)
-        self.offer_only.discard(job.id)
-        with _window_context():
-            job = import_job(job)
-            if job.state == State.IMPORTED and not bpy.app.background:
-                try:  # its own step: Ctrl+Z takes the model out, nothing else
-                    bpy.ops.ed.undo_push(message="Import Tripo3D model")
-                except RuntimeError:
-                    pass
-        self.jobs[job.id] = job
-        if job.state == State.IMPORTED:
-            self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
-            for hook in list(self.imported_hooks):
-                hook(job)
-        else:
-            self.report_job(job, "ERROR", f"{job.label}: {job.error}")
-        redraw()
-        return job
-
-    def report_job(self, job: Job, level: str, text: str) -> None:
-        """A job's result: reported like any other, and shown in the job's own row."""
-        self.topic = job.id
-        try:
-            self.report(level, text)
-        finally:
-            self.topic = ""
-
-    def report(self, level: str, text: str) -> None:
-        """Status bar, Info log, console and the panel: one sentence each."""
-        self.messages.append((time.time(), level, text, self.topic))
-        print(f"Tripo3D: {text}", flush=True)
-        if bpy.app.background:
-            # No status bar to show it in, and any bpy.ops call first updates the
-            # view layer, which after an import re-evaluates the whole scene.
-            return
-        try:
-            with _window_context():
-                bpy.ops.tripo3d.report("EXEC_DEFAULT", level=level, message=text)
-        except (RuntimeError, AttributeError):
-            pass  # no window (background mode): the console line is the report
 
     # -- recovery ------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
-"""Online access off means off: switching it off pauses every running job
-without another request; switching it on resumes them.
+"""Pausing and resuming jobs with online access: switching it off pauses every
+running job without another request; switching it on resumes them.
 
-Called from :meth:`JobManager.tick` on the main thread. A paused job keeps
-its claim (lock) and, when it was not sent yet, its delivery, so resuming
+Called from :meth:`~.manager.JobManager.tick` on the main thread. A paused job
+keeps its claim (lock) and, when it was not sent yet, its delivery, so resuming
 costs nothing new. Its worker is stopped, not marked stopped: the runner
 returns with the state unchanged and the journal holds the rest.
 """

@@ -1,6 +1,5 @@
-"""Picking up the journal when Blender starts or a file is opened: unfinished
-jobs resume, finished ones are imported into the file that started them (or
-offered in the job list), and nothing is paid for twice."""
+"""Picking up the journal when Blender starts or a file is opened: unfinished jobs resume, finished
+ones are imported into the file that started them (or offered in the job list); nothing is paid twice."""
 
 from __future__ import annotations
 

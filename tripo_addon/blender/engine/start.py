@@ -1,6 +1,7 @@
-"""Start a job for one picture: the one way in for the Generate button, the
-console (``api.generate``) and the batch. It returns at once: the job's
-worker reads the picture, plans the job and does the network steps."""
+"""Starting a job for one picture: the one way in for the Generate button, the console
+(``api.generate``) and the batch.
+
+It returns at once: the job's worker reads the picture, plans the job and does the network steps."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Uploaded images no job needs any more are deleted in the background: left
-by a crash, a stop, or a delete that failed (see core.delivery.sweep)."""
+"""Deleting, in the background, the uploaded images no job needs any more: left
+by a crash, a stop, or a delete that failed (see ``core.storage.delivery.sweep``)."""
 
 from __future__ import annotations
 

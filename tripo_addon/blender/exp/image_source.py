@@ -1,4 +1,4 @@
-"""Turn what the user points at into image bytes the gateway accepts.
+"""Turning what the user points at into image bytes the gateway accepts.
 
 Sources: an http(s) URL (sent as is), a local file, or an image datablock
 (file-backed, packed, generated, or the Render Result). Images Blender can

@@ -1,8 +1,9 @@
-"""A faster way into Blender's glTF importer for big scenes: the operator's
-own entry point (``IMPORT_SCENE_OT_gltf.unit_import``) run as a function in a
-scratch scene. It is internal to Blender's glTF add-on, so it is only an
-optimisation: chosen by feature detection, and any failure falls back to the
-public operator (see :func:`.importer.import_glb`) before a job can fail.
+"""A faster way into Blender's glTF importer for big scenes: the operator's own entry point
+(``IMPORT_SCENE_OT_gltf.unit_import``) run as a function in a scratch scene.
+
+It is internal to Blender's glTF add-on, so it is only an optimisation: chosen by feature
+detection, and any failure falls back to the public operator (see :func:`.importer.import_glb`)
+before a job can fail.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def entry_point(path: str):
     Not ``bpy.ops`` under ``temp_override``: an operator call releases the
     GIL, then reads the override's dict from C, which crashed Blender when a
     worker thread ran Python meanwhile. So this is offered only where the
-    importer calls no operator itself: it can skip its select_all (4.5 on;
+    importer calls no operator itself: it can skip its select_all (4.4 on;
     4.2 cannot), and the model has no skins (bones use Edit mode)."""
     if _broken[0]:
         return None

@@ -1,10 +1,11 @@
-"""Import a downloaded GLB with Blender's own glTF importer.
+"""Importing a downloaded GLB with Blender's own glTF importer: placement, naming,
+provenance, and the roll-back when the importer fails.
 
 The model lands in a new collection named after the image, its top object
 named after the image too, resting on the ground at the 3D cursor (or, with
 ``placement="FREE"``, beside the selection or at the first free spot, never
 inside another object), selected and active, framed in the 3D Viewports when
-asked, with provenance on its top object. If the importer fails, every datablock it made is removed again, so
+asked. If the importer fails, every datablock it made is removed again, so
 the scene is as it was.
 """
 
@@ -26,7 +27,7 @@ from .viewport import world_bounds
 # Datablock kinds the glTF importer may create.
 _DATA_KINDS = (
     "objects", "meshes", "materials", "images", "textures", "node_groups", "actions", "cameras",
-    "lights", "armatures", "curves", "collections", "shape_keys",
+    "lights", "armatures", "curves", "collections", "shape_keys", "scenes",
 )
 
 PROVENANCE_PREFIX = "tripo3d_"
@@ -52,6 +53,14 @@ def _remove_new(after_uid: int) -> None:
                 coll.remove(id_)
             except (ReferenceError, RuntimeError, TypeError):
                 pass
+
+
+def _remove_scenes_made(after_uid: int) -> None:
+    """The glTF importer makes a Blender scene for each glTF scene but the
+    default one (4.5 on; their objects come in excluded collections of ours):
+    none of them stays in the user's file."""
+    for scene in [s for s in bpy.data.scenes if s.session_uid > after_uid]:
+        bpy.data.scenes.remove(scene)
 
 
 def _find_layer_collection(layer_coll, collection):
@@ -89,7 +98,9 @@ def _copy_excluded(work_layer_coll, layers, target) -> None:
 
 def _importer_reason(exc: Exception) -> str:
     """The importer's own words, without the traceback it sometimes carries."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # The operator's last line names a place in Blender's code
+    # ("Location: .../ops.py:109"), not the error: it goes first.
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith("Location:")]
     if any("Traceback" in ln for ln in lines):
         lines = lines[-1:]  # e.g. "KeyError: 7": the file's structure is broken
     # The operator words it "Error: Python: ...": drop those prefixes, not
@@ -116,7 +127,8 @@ def import_glb(path: str, name: str, options: ImportOptions | None = None, prove
     context = context or bpy.context
     problem = check_glb_file(path) or external_references(path)
     if problem:
-        raise ImportFailed(f"Could not import the model for {name}: {problem}.")
+        raise ImportFailed(f"Could not import the model for {name}: {problem}. Delete that file from the download "
+                           "folder and generate the same image again: the model is fetched again, no new charge.")
     fast = gltf_fast_path.entry_point(path)
     if fast is not None:
         try:
@@ -185,8 +197,8 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
             ) from None
         if "FINISHED" not in result:
             raise ImportFailed(f"Blender's glTF importer did not finish the model for {name}; the scene was not changed.")
-        # Blender 4.2-4.3's glTF importer links every object to the scene's
-        # master collection, not the active one (4.4+ uses the active one):
+        # Blender 4.2-4.4's glTF importer links every object to the scene's
+        # master collection, not the active one (4.5+ uses the active one):
         # move what it made there into ours.
         for o in list(home.objects):
             if o.session_uid > work.session_uid:
@@ -201,6 +213,18 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
         if fast:
             parent.children.link(target)
             _copy_excluded(work_layer.layer_collection.children[0], view_layer.layer_collection, target)
+        _remove_scenes_made(work.session_uid)
+        view_layer.active_layer_collection = old_active_layer
+        for key, value in (provenance or {}).items():
+            if value is not None:
+                top[PROVENANCE_PREFIX + key] = value if isinstance(value, (int, float, str)) else str(value)
+        for o in list(view_layer.objects.selected):  # only the selected ones: not a walk over the scene
+            o.select_set(False)
+        objects = [o for o in target.all_objects]
+        for o in objects:
+            if o.name in view_layer.objects:  # a multi-scene model's other scenes come excluded
+                o.select_set(True)
+        view_layer.objects.active = top if top.name in view_layer.objects else None
     except ImportFailed:
         _remove_new(work.session_uid)
         view_layer.active_layer_collection = old_active_layer
@@ -223,16 +247,6 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
         work.user_clear()
         bpy.data.scenes.remove(work, do_unlink=False)
 
-    view_layer.active_layer_collection = old_active_layer
-    for key, value in (provenance or {}).items():
-        if value is not None:
-            top[PROVENANCE_PREFIX + key] = value if isinstance(value, (int, float, str)) else str(value)
-    for o in list(view_layer.objects.selected):  # only the selected ones: not a walk over the scene
-        o.select_set(False)
-    objects = [o for o in target.all_objects]
-    for o in objects:
-        o.select_set(True)
-    view_layer.objects.active = top
     if options.mark_asset:
         mark_asset(top)
     if options.frame_view:
@@ -247,6 +261,8 @@ def mark_asset(obj) -> None:
     Blender's preview job when it has a window; without one the asset has none)."""
     if obj.asset_data is None:
         obj.asset_mark()
+    if bpy.app.background:
+        return  # no window, no preview job: asking for one ended a 5.2 process without a GPU library
     try:
         obj.asset_generate_preview()
     except (RuntimeError, AttributeError):

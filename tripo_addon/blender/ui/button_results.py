@@ -8,22 +8,25 @@ from typing import Callable
 
 import bpy
 
+from ...core import buglog
 from ...core import errors as E
 from ..engine.manager import manager
+from ..user_data import journal
 
 
 def run_check(topic: str, check: Callable[[], tuple[str, str]], busy_text: str) -> None:
     """Run ``check`` (network only, never bpy) in a thread; a timer reports
     its (level, sentence) about ``topic`` when it comes."""
     result: list = []
+    logs = journal().directory  # found here: the thread never calls bpy
 
     def probe() -> None:
         try:
             result.append(check())
         except E.TripoError as exc:
             result.append(("ERROR", exc.message))
-        except Exception as exc:  # a bug must still end in a message
-            result.append(("ERROR", f"The check stopped unexpectedly ({type(exc).__name__})."))
+        except Exception as exc:  # a bug must still end in a message, its traceback in the bug log
+            result.append(("ERROR", buglog.sentence(f"the {topic} check", exc, buglog.record(logs, exc, topic))))
 
     threading.Thread(target=probe, daemon=True).start()
 

@@ -1,7 +1,8 @@
-"""The job list's data: one item per job on the window manager (a UIList
-needs a collection property), kept in step with the manager from the main
-thread (never in draw(), where Blender forbids writing), and the helpers the
-panels read."""
+"""The job list's data: one item per job on the window manager (a UIList needs a collection
+property), and the helpers the panels read.
+
+It is kept in step with the manager from the main thread, never in draw(), where Blender forbids
+writing."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The panel's operators: Generate, the per-job actions, and the reporter.
 
-Each operator does its work through :mod:`.generate` and :mod:`.job_manager`;
+Each operator does its work through :mod:`..engine.start` and :mod:`..engine.manager`;
 none touches the network on the main thread.
 """
 
@@ -336,11 +336,4 @@ CLASSES = (
 )
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)  # in order; unregistered in reverse

@@ -1,5 +1,7 @@
-"""Add-on preferences. The API key and the storage secret live here (Blender's
-user preferences), never in a .blend file; the environment fills empty fields
+"""The add-on preferences: the API key, the gateway, the bucket, the limits.
+
+The API key and the storage secret live here (Blender's user preferences),
+never in a .blend file; the environment fills empty fields
 (PIXAZO_API_KEY, AWS_ACCESS_KEY_ID, ...)."""
 
 from __future__ import annotations

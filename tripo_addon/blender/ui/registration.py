@@ -71,7 +71,8 @@ def register() -> None:
     try:
         manager.recover()
     except OSError as exc:
-        print(f"Tripo3D: could not read the job journal ({exc.strerror}).", file=sys.stderr)
+        print(f"Tripo3D: could not read the job journal ({exc.strerror}); jobs of earlier sessions are listed once "
+              "its folder is readable again (restart Blender then).", file=sys.stderr)
     thumbnails.ensure_listed_icons()
     job_list.refresh_estimate()
     try:

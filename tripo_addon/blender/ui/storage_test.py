@@ -1,4 +1,4 @@
-"""The Test Storage button: prove the user's bucket works before a job needs it.
+"""The Test Storage button: proving the user's bucket works before a job needs it.
 
 The network work runs in a thread that never touches ``bpy``; a one-shot
 timer reports the result where the button was clicked (the status bar and

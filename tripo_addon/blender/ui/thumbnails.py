@@ -22,7 +22,7 @@ _previews = None
 #: job id -> icon id of the job's picture (0: the plain image icon); see ensure_job_icon.
 _job_icons: dict[str, int] = {}
 #: job id -> where that thumbnail came from ("result": the rendered model, see
-#: .result_preview; "datablock", "file" or "none": the source image), for tests.
+#: .model_preview; "datablock", "file" or "none": the source image), for tests.
 job_icon_sources: dict[str, str] = {}
 #: absolute file path -> icon id of its loaded thumbnail (0: could not be read).
 _file_icons: dict[str, int] = {}

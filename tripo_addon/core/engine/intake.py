@@ -1,6 +1,7 @@
-"""A job's first step, in its worker thread: the picture prepared, how it
-travels chosen, and its journal record found or made (so nothing is paid
-twice). Until this is done the job is only a request in memory."""
+"""A job's first step, in its worker thread: the picture prepared, how it travels chosen, and its
+journal record found or made (so nothing is paid twice).
+
+Until this is done the job is only a request in memory."""
 
 from __future__ import annotations
 

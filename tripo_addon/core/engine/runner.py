@@ -1,10 +1,10 @@
-"""Move a job forward over the network: submit, poll, download.
+"""Moving a job forward over the network: :func:`advance` submits, polls and downloads.
 
-:func:`advance` is the single piece of job logic. The Blender UI runs it in a
-worker thread and imports when it returns; the CLI and scripts call it
-directly (Blender's timers do not fire in background mode). It never touches
-``bpy``, and it stores the job in the journal at every change of state, the
-request id first of all.
+:func:`advance` is the single piece of job logic: the sidebar, the console and
+the batch command all run it in a job's worker thread (:mod:`.worker`) and
+import on the main thread when it returns. It never touches ``bpy``, and it
+stores the job in the journal at every change of state, the request id first
+of all.
 """
 
 from __future__ import annotations

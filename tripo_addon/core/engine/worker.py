@@ -98,8 +98,12 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
                 return
             advance(worker_job, client, journal, delivery=delivery_now, storage=settings.storage,
                     settings=settings.run_settings(), on_event=post)
-        except Exception as exc:  # a bug must not kill the job silently
-            worker_job.error = f"The job stopped unexpectedly ({type(exc).__name__}); it is saved and can be resumed."
+        except Exception as exc:  # a bug must not kill the job silently: its traceback goes to the bug log
+            from .. import buglog
+
+            log = buglog.record(journal.directory, exc, f"the worker of job {worker_job.id}")
+            worker_job.error = (f"The job stopped unexpectedly ({type(exc).__name__}); it is saved and can be resumed"
+                                + (f". The details are in {log}." if log else "."))
             worker_job.error_kind = "internal"
             if worker_job.state not in FINISHED:
                 worker_job.state = State.INTERRUPTED

@@ -9,7 +9,7 @@ way when a journal opens. On Windows a file someone has open cannot be
 removed, so removing after closing is safe there by itself.
 
 A file system that cannot lock at all (some network shares: ENOLCK,
-EOPNOTSUPP, ENOSYS) raises :class:`~.errors.LockUnsupported`, told apart
+EOPNOTSUPP, ENOSYS) raises :class:`~..errors.LockUnsupported`, told apart
 from "another process holds it" (``None``).
 """
 

@@ -1,5 +1,6 @@
-"""Reading a job record: the JSON object in a file, and a Job from it with
-wrong-typed fields put right (hand-edited, or written by another version).
+"""Reading a job record: the JSON object in a file, and a Job from it with wrong-typed fields
+put right (hand-edited, or written by another version).
+
 Start-up reads many records, so the usual shapes are checked once."""
 
 from __future__ import annotations

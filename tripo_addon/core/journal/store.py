@@ -1,17 +1,17 @@
-"""Jobs on disk, one JSON file each, so no paid job is ever lost.
+"""The job journal (:class:`Journal`): jobs on disk, one JSON file each, so no paid
+job is ever lost.
 
 Every write goes to a temporary file that is flushed, fsynced and renamed
 over the old one, so a crash leaves either the old record or the new one,
-never half of each. The journal holds no API key: :class:`~.jobs.Job` has
-no field for it.
+never half of each. The journal holds no API key: :class:`~..jobs.Job`
+has no field for it.
 
 Faults: a record that cannot be written (disk full, read-only folder) is
 kept in memory (:attr:`Journal.unsaved`), served by :meth:`Journal.load`
 and :meth:`Journal.all`, and written by the next successful save or by
-:meth:`Journal.flush_unsaved`; the caller gets :class:`~.errors.JournalUnwritable`
+:meth:`Journal.flush_unsaved`; the caller gets :class:`~..errors.JournalUnwritable`
 with one sentence. Junk in the folder (directories, unreadable files, other
-JSON) is skipped, never raised. Renames are retried on PermissionError
-(Windows: an antivirus or another program holding the file).
+JSON) is skipped, never raised.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Journal:
         self.prune_locks()
         self.index = KeyIndex(os.path.join(directory, "index"))
         #: The unfinished jobs (read at start-up) and those whose image may still be
-        #: in the user's bucket (read by the clean-up): see .journal_markers.
+        #: in the user's bucket (read by the clean-up): see .markers.
         self.open = MarkerSet(os.path.join(directory, "open"))
         self.uploads = MarkerSet(os.path.join(directory, "uploads"))
         need = [m for m in (self.index, self.open, self.uploads) if not m.complete]

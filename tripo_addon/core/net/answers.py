@@ -108,7 +108,8 @@ def raise_for_status(resp: requests.Response, during: str, secret: str | None) -
             "Pixazo subscription includes Tripo3D v2.5."
         )
     if code == 404:
-        raise E.NotFound(f"Nothing was found (HTTP 404) while {during}{said}.")
+        raise E.NotFound(f"Nothing was found (HTTP 404) while {during}{said}; if the gateway address in the "
+                         "add-on preferences is right, the job or its file is gone: check your Pixazo dashboard.")
     if code == 429:
         raise E.RateLimited(
             "The gateway is limiting requests (HTTP 429); wait a minute and try again.",
@@ -120,7 +121,8 @@ def raise_for_status(resp: requests.Response, during: str, secret: str | None) -
             status_code=code,
             retry_after=retry_after(resp),
         )
-    raise E.BadRequest(f"The gateway answered HTTP {code} while {during}{said}.")
+    raise E.BadRequest(f"The gateway answered HTTP {code} while {during}{said}; try again, and if it goes on, "
+                       "check the gateway address in the add-on preferences.")
 
 
 # -- is this the gateway at all? ---------------------------------------------------

@@ -1,6 +1,7 @@
-"""The API key, checked before any request, without loading the HTTP client:
-the add-on checks it on Blender's main thread when a job starts, and builds
-the client (and imports requests) in the job's worker thread."""
+"""The API key, checked before any request without loading the HTTP client.
+
+The add-on checks it on Blender's main thread when a job starts, and builds the client (and
+imports requests) in the job's worker thread."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ bytes/s with the default 30 s, far below any real link, far above a trickle),
 and the whole attempt may take at most ``connect + 2 x read`` plus the bytes
 still to come at :data:`MIN_RATE` (16 KB/s: 22 min for a 20 MB model, 9 h for
 the 512 MB cap). An attempt cut by a deadline is a retryable
-:class:`~.errors.DownloadError`, so the next attempt resumes with Range.
+:class:`~..errors.DownloadError`, so the next attempt resumes with Range.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""HTTP client for the Tripo3D v2.5 model on the Pixazo gateway.
+"""The HTTP client of the Tripo3D v2.5 model on the Pixazo gateway (:class:`GatewayClient`).
 
 Three calls: :meth:`GatewayClient.submit`, :meth:`GatewayClient.status` and
 :meth:`GatewayClient.download`. Each turns every outcome a caller acts on into
-a typed :class:`~.errors.TripoError` carrying one sentence for the user.
+a typed :class:`~..errors.TripoError` carrying one sentence for the user.
 
 Retries follow what is safe for money:
 - a submit is retried only when it surely never reached the queue
@@ -15,7 +15,7 @@ Retries follow what is safe for money:
 Every request has an overall deadline (:mod:`.deadline`), so a server that
 trickles bytes cannot hold a job; a submit cut by it is uncertain, never
 resent. An answer that cannot be the gateway's (a web page, a login portal,
-JSON of another shape) is :class:`~.errors.NotGateway`, never retried
+JSON of another shape) is :class:`~..errors.NotGateway`, never retried
 (:mod:`.answers`). Downloads live in :mod:`.download`.
 """
 

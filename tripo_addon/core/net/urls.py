@@ -1,4 +1,4 @@
-"""Which URLs the add-on may talk to.
+"""Which URLs the add-on may talk to: https everywhere, plain http only on loopback.
 
 Plain http is accepted only for loopback hosts (the local gateway simulator);
 everything else must be https so the key and the downloads cannot be read or

@@ -1,10 +1,10 @@
-"""Put a local image into the user's S3-compatible bucket and hand out a
-short-lived presigned link to it.
+"""The S3 client of the user's own bucket (:class:`S3Storage`): put a local image,
+hand out a short-lived presigned link to it, delete it.
 
 The gateway only takes images by URL, so a local image is uploaded to the
 user's own bucket (AWS S3, Cloudflare R2, Backblaze B2, MinIO, SeaweedFS...),
 the gateway gets a presigned GET link, and the object is deleted when the job
-ends. Every failure becomes a :class:`~.errors.StorageError` with one sentence
+ends. Every failure becomes a :class:`~..errors.StorageError` with one sentence
 naming the bucket and what to do; the secret never appears in it.
 """
 

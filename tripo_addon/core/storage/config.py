@@ -1,8 +1,7 @@
-"""Where local images are put: the user's own S3-compatible bucket.
+"""Which bucket local images go to (:class:`StorageConfig`), from the add-on
+preferences and the environment variables every S3 tool reads.
 
-:class:`StorageConfig` says which bucket, at which endpoint, with which keys;
-:func:`storage_config_from` builds it from the add-on preferences and the
-environment variables every S3 tool reads. Pure Python, no network.
+:func:`storage_config_from` builds it. Pure Python, no network.
 """
 
 from __future__ import annotations

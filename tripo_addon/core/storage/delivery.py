@@ -1,4 +1,4 @@
-"""How a job's image reaches the gateway, and the clean-up after it.
+"""How a job's image reaches the gateway (:class:`Delivery`), and the clean-up after it.
 
 The gateway's contract asks for "a publicly accessible URL" of the image.
 Routes:
