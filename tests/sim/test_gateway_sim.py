@@ -183,7 +183,7 @@ def hook_server():
 
 @pytest.fixture(scope="session")
 def gltf_validator():
-    """Path to scripts/validate_gltf.mjs with gltf-validator installed under
+    """Path to tools/validate_gltf.mjs with gltf-validator installed under
     <repo>/.cache/node.  Missing node or npm is a FAILURE, not a skip."""
     script = TOOLS / "validate_gltf.mjs"
     state = {}
