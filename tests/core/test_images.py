@@ -167,7 +167,7 @@ def test_gif_renamed_png_refused(tmp_path):
         prepare(str(path))
 
 
-@pytest.mark.parametrize("w,h", [(MAX_EDGE_PX + 1, 10), (10, MAX_EDGE_PX + 1), (20000, 20000)])
+@pytest.mark.parametrize("w,h", [(MAX_EDGE_PX + 1, 10), (10, MAX_EDGE_PX + 1), (16000, 16000)])
 def test_too_large_edge(tmp_path, w, h):
     path = tmp_path / "huge.png"
     path.write_bytes(png_header_only(w, h))

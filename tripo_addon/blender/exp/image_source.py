@@ -60,6 +60,7 @@ def prepare_source(source: str) -> tuple[PreparedImage, str]:
 
 
 def _prepare_file(path: str) -> tuple[PreparedImage, str]:
+    core_images.check_header(path)  # refused from its header before anything reads or decodes it
     try:
         data, info = core_images.read_local_image(path)
     except BadImage:
@@ -114,7 +115,7 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
                 raw = f.read()
     if raw is not None:
         info = core_images.sniff(raw)
-        if info and max(info.width, info.height) <= MAX_EDGE_PX and len(raw) <= MAX_INLINE_BYTES:
+        if info and info.sendable and max(info.width, info.height) <= MAX_EDGE_PX and len(raw) <= MAX_INLINE_BYTES:
             return core_images.prepare(label, raw), ""
     if not image.has_data and image.source == "FILE":
         image.reload()

@@ -1,7 +1,7 @@
-"""Checking what the user picked and keeping what will be sent (:class:`PreparedImage`).
+"""What will be sent for a path or URL the user picked (:class:`PreparedImage`).
 
 An http(s) URL is passed on as is. A local PNG, JPEG or WebP file keeps its
-bytes; :mod:`.storage.delivery` decides how they travel (the user's bucket, or
+bytes; :mod:`..storage.delivery` decides how they travel (the user's bucket, or
 inline as a ``data:`` URI). Anything else is refused before a request is made.
 """
 
@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import base64
 import os
-import struct
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .errors import BadImage
-from .net.urls import shorten
-
-#: Largest file sent inline; bigger images are downscaled by the Blender layer
-#: (or refused where no downscaler is available).
-MAX_INLINE_BYTES = 8 * 1024 * 1024
-#: Largest edge in pixels the add-on sends.
-MAX_EDGE_PX = 4096
-
-MIME_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What the first bytes of an image say about it."""
-
-    format: str  # "PNG" | "JPEG" | "WEBP"
-    width: int
-    height: int
-
-    @property
-    def mime(self) -> str:
-        return MIME_BY_FORMAT[self.format]
+from ..errors import BadImage
+from ..net.urls import shorten
+from .fitting import MAX_EDGE_PX, MAX_INLINE_BYTES, plan
+from .headers import ImageInfo, check_header, sniff
 
 
 @dataclass(frozen=True)
@@ -69,90 +49,35 @@ def is_url(source: str) -> bool:
     return urlsplit(source).scheme in ("http", "https")
 
 
-def sniff(data: bytes) -> ImageInfo | None:
-    """Format and size from the first bytes of an image, or None if unsupported."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        w, h = struct.unpack(">II", data[16:24])
-        return ImageInfo("PNG", w, h)
-    if data[:3] == b"\xff\xd8\xff":
-        size = _jpeg_size(data)
-        return ImageInfo("JPEG", *size) if size else None
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        size = _webp_size(data)
-        return ImageInfo("WEBP", *size) if size else None
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            i += 1 if marker == 0xFF else 2
-            continue
-        (seg_len,) = struct.unpack(">H", data[i + 2 : i + 4])
-        # Start-of-frame markers carry the size; C4, C8 and CC are not frames.
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-            return (w, h) if w and h else None
-        i += 2 + seg_len
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8 " and len(data) >= 30:
-        w, h = struct.unpack("<HH", data[26:30])
-        return w & 0x3FFF, h & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25:
-        b = data[21:25]
-        w = 1 + (((b[1] & 0x3F) << 8) | b[0])
-        h = 1 + (((b[3] & 0xF) << 10) | (b[2] << 2) | ((b[1] & 0xC0) >> 6))
-        return w, h
-    if chunk == b"VP8X" and len(data) >= 30:
-        w = 1 + int.from_bytes(data[24:27], "little")
-        h = 1 + int.from_bytes(data[27:30], "little")
-        return w, h
-    return None
-
-
 def sendable_as_is(source: str) -> bool:
     """Whether ``source`` can be sent without Blender decoding it: an http(s)
-    URL, or a PNG, JPEG or WebP file within the limits. Reads only the
-    file's size and its first bytes; a missing or unreadable file is False."""
+    URL, or an upright PNG, JPEG or WebP file within the limits. Reads only the
+    file's size and its header; a missing or unreadable file is False."""
     if is_url(source):
         return True
     try:
-        size = os.path.getsize(source)
-        with open(source, "rb") as f:
-            head = f.read(256 * 1024)  # a JPEG's size can follow a 64 KB EXIF block
-    except OSError:
+        info = check_header(source)
+    except BadImage:
         return False
-    info = sniff(head)
-    return info is not None and max(info.width, info.height) <= MAX_EDGE_PX and size <= MAX_INLINE_BYTES
+    return plan(info, os.path.getsize(source)).as_is
 
 
 def read_local_image(path: str) -> tuple[bytes, ImageInfo]:
-    """Read and check a local image file; raise :class:`BadImage` with a clear reason."""
+    """Read and check a local PNG, JPEG or WebP file, its header first; raise
+    :class:`BadImage` with a clear reason."""
     name = os.path.basename(path) or path
-    if not os.path.exists(path):
-        raise BadImage(f"The image file {path} does not exist; check the path.")
-    if os.path.isdir(path):
-        raise BadImage(f"{path} is a folder, not an image file; give a PNG, JPEG or WebP file.")
+    info = check_header(path)
+    if not info.sendable:
+        raise BadImage(f"{name} is not a PNG, JPEG or WebP image; convert it to one of these and try again.")
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
         raise BadImage(f"Could not read the image file {name} ({exc.strerror}); check its permissions.") from None
-    if not data:
-        raise BadImage(f"The image file {name} is empty; give a PNG, JPEG or WebP image.")
-    info = sniff(data)
-    if info is None:
+    found = sniff(data)
+    if found is None or found.format != info.format:  # changed while we read it
         raise BadImage(f"{name} is not a PNG, JPEG or WebP image; convert it to one of these and try again.")
-    return data, info
+    return data, found
 
 
 def check_complete(name: str, data: bytes, info: ImageInfo) -> None:
@@ -207,7 +132,7 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
         data, info = read_local_image(source)
     else:
         found = sniff(data)
-        if found is None:
+        if found is None or not found.sendable:
             raise BadImage(f"{name} is not a PNG, JPEG or WebP image; convert it to one of these and try again.")
         info = found
     check_size(name, len(data), info)
