@@ -92,7 +92,8 @@ def _unreadable(path: str, name: str) -> BadImage:
     """A file that looks like an image but cannot be read, or that is none."""
     with open(path, "rb") as f:
         head = f.read(64)
-    if core_images.sniff(head + b"\x00" * 64) is not None:
+    info = core_images.sniff(head + b"\x00" * 64, os.path.basename(path))
+    if info is not None and info.blender_reads:
         return BadImage(f"{name} cannot be read: it starts like an image but Blender could not decode it "
                         "(a damaged or cut-short file?); save or copy it again.")
     return BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
