@@ -37,6 +37,8 @@ class StartRequest:
     bucket: object = None
     #: Jobs this Blender was working on when the request was made (to say "already being generated").
     active_ids: frozenset = frozenset()
+    #: Send a local picture's EXIF/XMP/IPTC and text as they are (by default they are removed).
+    keep_metadata: bool = False
 
 
 @dataclass
@@ -54,7 +56,7 @@ def take_in(request: StartRequest, journal: Journal, job_id: str = "") -> Intake
     """Prepare the picture and plan its job (a new one gets ``job_id``). Raises :class:`~..errors.TripoError`
     (a picture that cannot be sent, a journal that cannot be written): nothing
     was sent then, and no record was made."""
-    prepared = request.prepared or prepare(request.source)
+    prepared = request.prepared or prepare(request.source, keep_metadata=request.keep_metadata)
     requested = getattr(request.bucket, "upload_route", "auto")
     storage = getattr(request.bucket, "storage", None)
     problem = getattr(request.bucket, "storage_error", None)
