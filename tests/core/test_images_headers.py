@@ -54,6 +54,8 @@ PILLOW_CASES = {
     "tiff_jpeg": lambda: saved("RGB", "TIFF", compression="jpeg"),
     "tiff_cmyk": lambda: saved("CMYK", "TIFF", compression="packbits"),
     "tiff_float": lambda: saved("F", "TIFF"),
+    "tiff_big": lambda: saved("RGB", "TIFF", big_tiff=True),
+    "tiff_big_lzw": lambda: saved("RGBA", "TIFF", big_tiff=True, compression="tiff_lzw"),
     "gif": lambda: saved("P", "GIF"),
     "tga_rgb": lambda: saved("RGB", "TGA"),
     "tga_rle_rgba": lambda: saved("RGBA", "TGA", compression="tga_rle"),

@@ -245,8 +245,9 @@ _TIFF_TAGS = {256, 257, 258, 259, 262, 274, 277, 338}
 def _tiff(read: Read, head: bytes) -> ImageInfo | None:
     little = head[:2] == b"II"
     e = "<" if little else ">"
-    (first,) = struct.unpack(e + "I", head[4:8])
-    tags = orient.read_ifd(read, first, little, _TIFF_TAGS)
+    big = head[2:4] in (b"+\x00", b"\x00+")  # BigTIFF: 8-byte offsets
+    (first,) = struct.unpack(e + "Q", head[8:16]) if big else struct.unpack(e + "I", head[4:8])
+    tags = orient.read_ifd(read, first, little, _TIFF_TAGS, big=big)
     if 256 not in tags or 257 not in tags:
         return None
     samples = tags.get(277, (1,))[0]
@@ -276,6 +277,8 @@ def _exr(read: Read, head: bytes) -> ImageInfo | None:
         if name_end <= pos or type_end < 0:
             return None
         (size,) = struct.unpack("<i", block[type_end + 1 : type_end + 5])
+        if size < 0:
+            return None
         value = block[type_end + 5 : type_end + 5 + size]
         if block[pos:name_end] == b"dataWindow" and len(value) == 16:
             x0, y0, x1, y1 = struct.unpack("<iiii", value)
@@ -363,7 +366,7 @@ _PARSERS = (
     (lambda h: h[:3] == b"\xff\xd8\xff", _jpeg),
     (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", _webp),
     (lambda h: h[:2] == b"BM" and len(h) >= 26, _bmp),
-    (lambda h: h[:4] in (b"II*\x00", b"MM\x00*"), _tiff),
+    (lambda h: h[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), _tiff),
     (lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _gif),
     (lambda h: h[:4] == b"DDS " and len(h) >= 20, _dds),
     (lambda h: h[:4] == b"\x76\x2f\x31\x01", _exr),
