@@ -42,7 +42,7 @@ def test_a_20000_px_image_needs_no_gigabytes_beyond_blenders_copy(tmp_path):
     code = CHILD.format(repo=repo)
 
     def run(mode: str) -> dict:
-        env = {**os.environ, "TRIPO_MAX_PIXELS": str(20000 * 20000)}  # over the default 16k x 16k limit
+        env = {**os.environ, "TRIPO3D_MAX_PIXELS": str(20000 * 20000)}  # over the default 16k x 16k limit
         proc = subprocess.run([sys.executable, "-c", code, str(path), mode], capture_output=True, text=True,
                               timeout=600, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")]
