@@ -18,14 +18,15 @@ from ...core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, PreparedImage
 from ..compat import save_image_copy
 
 
-def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None, str]:
+def picture_request(source: str, image=None, *, keep_metadata: bool = False) -> tuple[str, PreparedImage | None, str]:
     """What a job's worker needs to read its picture: (the source to record,
     the picture when it had to be read here, a note). URLs and PNG, JPEG or
     WebP files within the limits are read by the worker, off the main thread;
     a Blender image (already open here) and a file only Blender decodes are
-    read now. Only the file's header is read for that choice."""
+    read now. Only the file's header is read for that choice. ``keep_metadata``:
+    a picture read here keeps its EXIF, XMP and IPTC."""
     if image is not None:
-        prepared, note = prepare_datablock(image)
+        prepared, note = prepare_datablock(image, keep_metadata=keep_metadata)
         return prepared.source, prepared, note
     source = (source or "").strip()
     if not source:
@@ -35,13 +36,13 @@ def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None,
         return path, None, ""
     datablock = bpy.data.images.get(source)
     if datablock is not None and not os.path.exists(path):
-        prepared, note = prepare_datablock(datablock)
+        prepared, note = prepare_datablock(datablock, keep_metadata=keep_metadata)
         return prepared.source, prepared, note
     if not os.path.exists(path):
         raise BadImage(f"The image file {path} does not exist; check the path.")
     if os.path.isdir(path):
         raise BadImage(f"{path} is a folder, not an image file; give a PNG, JPEG or WebP file.")
-    prepared, note = _prepare_file(path)
+    prepared, note = _prepare_file(path, keep_metadata=keep_metadata)
     return path, prepared, note
 
 
@@ -59,7 +60,7 @@ def prepare_source(source: str) -> tuple[PreparedImage, str]:
     return _prepare_file(path)
 
 
-def _prepare_file(path: str) -> tuple[PreparedImage, str]:
+def _prepare_file(path: str, *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
     core_images.check_header(path)  # refused from its header before anything reads or decodes it
     try:
         data, info = core_images.read_local_image(path)
@@ -69,7 +70,7 @@ def _prepare_file(path: str) -> tuple[PreparedImage, str]:
             raise
         return _reencode_file(path)
     if max(info.width, info.height) <= MAX_EDGE_PX and len(data) <= MAX_INLINE_BYTES:
-        return core_images.prepare(path, data), ""
+        return core_images.prepare(path, data, keep_metadata=keep_metadata), ""
     return _reencode_file(path)
 
 
@@ -100,8 +101,9 @@ def _unreadable(path: str, name: str) -> BadImage:
                     "convert it to PNG or JPEG and try again.")
 
 
-def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
-    """Bytes for an image datablock; the source recorded is its file path or name."""
+def prepare_datablock(image: "bpy.types.Image", *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
+    """Bytes for an image datablock; the source recorded is its file path or name.
+    A PNG, JPEG or WebP sent as it is loses its metadata unless ``keep_metadata``."""
     name = image.name
     label = bpy.path.abspath(image.filepath) if image.filepath and image.source == "FILE" else name
     if image.type == "RENDER_RESULT":
@@ -117,7 +119,7 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
     if raw is not None:
         info = core_images.sniff(raw)
         if info and info.sendable and max(info.width, info.height) <= MAX_EDGE_PX and len(raw) <= MAX_INLINE_BYTES:
-            return core_images.prepare(label, raw), ""
+            return core_images.prepare(label, raw, keep_metadata=keep_metadata), ""
     if not image.has_data and image.source == "FILE":
         image.reload()
     if image.size[0] == 0 or image.size[1] == 0:
