@@ -90,6 +90,17 @@ class BadResponse(TripoError):
     retryable = True
 
 
+class WebPageAnswer(BadResponse):
+    """A web page (HTTP 2xx, text/html) where a status or a model was expected: a CDN or proxy hiccup,
+    retried like a 5xx. ``conclusion`` is what it means when it goes on with no good answer between."""
+
+    kind = "web_page"
+
+    def __init__(self, message: str, conclusion: TripoError):
+        super().__init__(message)
+        self.conclusion = conclusion
+
+
 class NetworkError(TripoError):
     kind = "network"
     retryable = True
