@@ -117,3 +117,29 @@ def test_a_bug_while_a_job_runs_fails_that_input_alone(blender, sim, image_files
 
     log = os.path.join(journal().directory, "logs", "bugs.log")
     assert "a bug in a listener" in open(log, encoding="utf-8").read()
+
+
+def test_a_stop_is_never_taken_for_a_bug(blender, sim, image_files, monkeypatch):
+    """Ctrl-C raised inside the engine's broad handlers (here from a listener, applied in the tick)
+    ends the run; it is not marked as that image's internal error."""
+    from tripo_addon.blender import settings as settings_mod
+    from tripo_addon.blender.cli.main import _Interrupted
+    from tripo_addon.blender.engine import batch
+    from tripo_addon.core.jobs import State
+
+    monkeypatch.setenv("PIXAZO_API_KEY", SIM_KEY)
+    monkeypatch.setenv("PIXAZO_BASE_URL", sim.url)
+    settings = settings_mod.current(prefer_env=True)
+    settings.api_key, settings.poll_interval = SIM_KEY, 1.0
+
+    def ctrl_c(job, event):
+        if job.state == State.QUEUED:
+            raise _Interrupted("Ctrl-C", 130)
+
+    answered = []
+    with pytest.raises(_Interrupted):
+        batch.run([image_files["png"]], settings=settings, jobs=1, on_event=ctrl_c,
+                  on_done=lambda i, o: answered.append(o))
+    [stopped] = answered  # answered all the same, with its paid request id
+    assert stopped.error_kind != "internal" and stopped.job is not None and stopped.job.request_id
+    assert "without paying twice" in stopped.error

@@ -332,7 +332,9 @@ def _unsaved_request_ids() -> list[str]:
             if rec.get("request_id")]
 
 
-class _Interrupted(Exception):
+class _Interrupted(BaseException):
+    """Ctrl-C or SIGTERM: a BaseException, so no handler of an image's or a job's bug takes it for one."""
+
     def __init__(self, name: str, code: int):
         super().__init__(name)
         self.name, self.code = name, code

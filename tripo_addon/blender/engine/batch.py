@@ -259,8 +259,41 @@ def run(
         if pending or active or sharing:  # interrupted: workers stop, the journal keeps every request id
             manager.shutdown(timeout=2.0)
             _wait_for_submits_in_flight(SUBMIT_GRACE)
+            _answer_stopped(active, sharing, owners, outcomes, on_done)
         manager.settings_override, manager.limiter = previous, previous_limiter
     return [o for o in outcomes if o is not None]
+
+
+def _answer_stopped(active: dict[str, int], sharing: dict[int, str], owners: dict[str, int], outcomes: list,
+                    on_done: Done) -> None:
+    """Stopped mid-run: each input in flight answers with what the journal holds of its job, so
+    the report carries every request id already paid for."""
+    planned = {job_id: data["job"]["id"] for job_id, event, data in manager.events.snapshot() if event == "planned"}
+    for placeholder_id, index in active.items():
+        outcome = outcomes[index]
+        job_id = planned.get(placeholder_id) or manager.resolve(placeholder_id)
+        job = journal().load(job_id) or manager.jobs.get(job_id) or outcome.job
+        outcome.job = job if job is not None and job.content_hash else None
+        outcome.error, outcome.error_kind = _stopped_sentence(outcome.job), E.Stopped.kind
+    for index, key in sharing.items():
+        owner = owners.get(key)
+        if owner is not None and owner != index and outcomes[owner] is not None:
+            _share(outcomes[index], outcomes[owner])
+            outcomes[index].error = outcomes[owner].error or _stopped_sentence(outcomes[owner].job)
+    for index in [*active.values(), *sharing]:
+        try:
+            on_done(index, outcomes[index])
+        except Exception:  # the stop goes on: the journal has every request id anyway
+            pass
+
+
+def _stopped_sentence(job: Job | None) -> str:
+    if job is not None and job.state == State.SUBMIT_UNKNOWN and job.error:
+        return job.error
+    if job is not None and job.request_id:
+        return (f"Stopped before it finished (request {job.request_id}, already paid); run the same command "
+                "again to resume it without paying twice.")
+    return "Stopped before it was sent; nothing was charged."
 
 
 def _answer_shared(sharing: dict[int, str], owners: dict[str, int], outcomes: list, active: dict[str, int],

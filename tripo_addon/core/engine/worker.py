@@ -42,6 +42,10 @@ class Events:
     def empty(self) -> bool:
         return not self._items
 
+    def snapshot(self) -> list[tuple]:
+        """The events not applied yet, left in place (a deque's copy is atomic too)."""
+        return list(self._items.copy())
+
 
 class JobSettings(Protocol):
     """What a worker needs of the settings (the Blender layer's Settings has it)."""
