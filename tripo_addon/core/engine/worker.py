@@ -76,7 +76,7 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
     worker_job = copy.deepcopy(job)  # the thread's own copy (the main thread keeps changing its view)
 
     def post(j: Job, event: str) -> None:
-        events.put((j.id, event, j.to_dict()))
+        events.put((j.id, event, {**j.to_dict(), "_worker": token}))
 
     def work() -> None:
         nonlocal worker_job
