@@ -60,7 +60,7 @@ class Outcome:
             "status": status,
             "glb": job.glb_path if job else None,
             "objects": list(job.objects) if self.ok and job else [],
-            "error": None if self.ok else (self.error or (job.error if job else None)),
+            "error": None if self.ok else E.scrub(self.error or (job.error if job else None) or "") or None,
             **({"same_picture_as": self.same_as} if self.same_as else {}),
         }
 
