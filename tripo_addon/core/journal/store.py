@@ -296,6 +296,10 @@ class Journal:
         """
         return locks.try_lock(self._lock_path(key), self.locks_dir)
 
+    def locked_here(self, key: str) -> bool:
+        """Whether a job of this process holds ``key``'s claim right now."""
+        return locks.held_here(self._lock_path(key))
+
     def prune_locks(self) -> int:
         """Remove lock files nobody holds (left by a crash); return how many. Never raises."""
         return locks.prune(self.locks_dir)

@@ -164,7 +164,7 @@ class DownloadMixin:
             self._raise_for_status(resp, "downloading the model")
             if resp.status_code < 300 and is_web_page(resp):  # a CDN's hiccup page: retried like a 5xx
                 raise E.WebPageAnswer(
-                    f"The download from {shorten(url)} answered with a web page (HTTP {resp.status_code}); retrying.",
+                    f"The download from {shorten(url)} answered with a web page (HTTP {resp.status_code}).",
                     conclusion=E.NotAGlb(f"{shorten(url)} answers with a web page, not a GLB file"))
             if resp.status_code == 206 and offset:
                 total = _content_range_total(resp.headers.get("Content-Range"))
