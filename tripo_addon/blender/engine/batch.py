@@ -313,5 +313,7 @@ def _answer_shared(sharing: dict[int, str], owners: dict[str, int], outcomes: li
         outcome = outcomes[index]
         if owner is not None and owner != index and outcomes[owner] is not None:
             _share(outcome, outcomes[owner])
+        elif outcome.job is not None and not outcome.job.request_id:
+            outcome.job = None  # another process's job, never paid for here: nothing to point at
         on_done(index, _settle(outcome))
 
