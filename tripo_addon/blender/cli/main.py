@@ -279,7 +279,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
             progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {shared}{len(job.objects)} object(s)"
                          f"{_in_collection(job)} (request {job.request_id}, {time.monotonic() - started:.1f} s)")
         else:
-            progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {shared}{outcome.error}")
+            progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {shared}{E.scrub(outcome.error or '')}")
         outputs.job_done(index, outcome)
 
     settings.max_concurrent = args.jobs
