@@ -142,8 +142,8 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
                        "truncate", "slow"],
         # Every kind at least once, in order, on top of the random ones.
         faults={"submit": ["429", "503", None, "429"],
-                "status": ["garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503"],
-                "download": ["truncate", "drop", "500", "slow", "truncate", "429"]},
+                "status": ["garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "html200"],
+                "download": ["truncate", "drop", "500", "slow", "truncate", "429", "html200"]},
     )
     images = []
     for i in range(count):
@@ -163,7 +163,7 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
     assert [j["status"] for j in jobs] == ["COMPLETED"] * count
     assert stats["submits"] == count
     assert stats["faults_injected"] >= count  # the run really was under fire
-    for kind in ("garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "truncate"):
+    for kind in ("garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "truncate", "html200"):
         assert stats[f"fault_{kind}"] >= 1, kind
     assert "Traceback" not in proc.stdout + proc.stderr
     scanned = [report, out] + [os.path.join(d, n) for d, _s, ns in os.walk(str(user_res)) for n in ns]
