@@ -72,8 +72,8 @@ MODEL_STYLES = ("relief", "tripo")
 TERMINAL = ("COMPLETED", "FAILED", "ERROR")
 
 SUBMIT_FAULTS = ("429", "500", "502", "503", "drop_before_queue", "drop_after_queue", "slow_after_queue")
-STATUS_FAULTS = ("500", "502", "503", "429", "drop", "slow", "garbage", "half_json", "unknown_status")
-DOWNLOAD_FAULTS = ("500", "502", "503", "429", "drop", "slow", "truncate")
+STATUS_FAULTS = ("500", "502", "503", "429", "drop", "slow", "garbage", "half_json", "unknown_status", "html200")
+DOWNLOAD_FAULTS = ("500", "502", "503", "429", "drop", "slow", "truncate", "html200")
 FAULT_KINDS = {"submit": SUBMIT_FAULTS, "status": STATUS_FAULTS, "download": DOWNLOAD_FAULTS}
 PASS = (None, "", "ok", "none", "pass")   # plan entries meaning "no fault for this request"
 
@@ -87,6 +87,9 @@ BROKE_KEY = "sim-broke"
 MAX_BODY = 32 * 1024 * 1024
 MAX_IMAGE = 20 * 1024 * 1024
 
+# "html200": a web page with HTTP 200, as a CDN or proxy in front of the gateway gives in a hiccup.
+HICCUP_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Please wait</title></head><body>"
+               b"<h1>One moment...</h1><p>The service is busy; this page reloads.</p></body></html>\n")
 NOT_GLB_BODY = (b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>"
                 b"<h1>AccessDenied</h1><p>This object is not available.</p></body></html>\n")
 
@@ -385,6 +388,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                        {"Retry-After": ra})
         elif kind in ("drop", "drop_before_queue", "drop_after_queue"):
             self._drop()
+        elif kind == "html200":
+            self._send(200, HICCUP_PAGE, "text/html; charset=utf-8")
         else:
             return False
         return True

@@ -132,7 +132,10 @@ def test_a_signal_stops_cleanly_and_the_rerun_pays_nothing_twice(sim, cli_env, t
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, out[-2000:] + err[-2000:]
     assert "Traceback" not in out + err and "Stopped (" in out
-    assert json.loads(report.read_text())["jobs"] == []  # written, with no job done yet
+    # Written at exit with every job in flight: each paid request id is in it.
+    jobs = json.loads(report.read_text())["jobs"]
+    assert sorted(j["request_id"] for j in jobs) == sorted(j["request_id"] for j in sim.jobs())
+    assert len(jobs) == 16 and all(j["status"] != "COMPLETED" and "without paying twice" in j["error"] for j in jobs)
     sim.configure(processing_seconds=0.2)
     again = run_cli(args[2:], cli_env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

@@ -48,3 +48,29 @@ def test_the_timer_survives_an_exception(ui, monkeypatch):  # noqa: F811
         assert ui_mod._tick() == 1.0  # still registered: returns an interval, never raises
     finally:
         monkeypatch.undo()
+
+
+def test_a_job_a_bug_stopped_resumes_and_finishes_in_the_same_session(ui, image_files):  # noqa: F811
+    """Marked resumable after an internal error, the job is resumed here and now: its new worker's
+    events are applied (the job leaves the ignore set), and the model is imported with no new charge."""
+    ui.configure(processing_seconds=1.0)
+    assert bpy.ops.tripo3d.generate(source=image_files["png"]) == {"FINISHED"}
+    job_id = next(iter(manager.jobs))
+
+    def buggy(job, event):
+        if job.state == State.QUEUED:
+            raise KeyError("a bug in a listener")
+
+    manager.listeners.append(buggy)
+    try:
+        bad = api.wait(job_id, timeout=60)
+    finally:
+        manager.listeners.remove(buggy)
+    job_id = bad.id
+    assert bad.error_kind == "internal" and bad.state == State.INTERRUPTED and bad.request_id
+    assert bpy.ops.tripo3d.resume_job(job_id=job_id) == {"FINISHED"}
+    done = api.wait(job_id, timeout=60)
+    assert done.state == State.IMPORTED, (done.state, done.error)
+    assert job_id not in manager.ignored
+    assert ui.stats()["submits"] == 1
+    assert done.objects and all(name in bpy.data.objects for name in done.objects)

@@ -142,8 +142,8 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
                        "truncate", "slow"],
         # Every kind at least once, in order, on top of the random ones.
         faults={"submit": ["429", "503", None, "429"],
-                "status": ["garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503"],
-                "download": ["truncate", "drop", "500", "slow", "truncate", "429"]},
+                "status": ["garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "html200"],
+                "download": ["truncate", "drop", "500", "slow", "truncate", "429", "html200"]},
     )
     images = []
     for i in range(count):
@@ -163,7 +163,7 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
     assert [j["status"] for j in jobs] == ["COMPLETED"] * count
     assert stats["submits"] == count
     assert stats["faults_injected"] >= count  # the run really was under fire
-    for kind in ("garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "truncate"):
+    for kind in ("garbage", "half_json", "unknown_status", "drop", "slow", "500", "429", "503", "truncate", "html200"):
         assert stats[f"fault_{kind}"] >= 1, kind
     assert "Traceback" not in proc.stdout + proc.stderr
     scanned = [report, out] + [os.path.join(d, n) for d, _s, ns in os.walk(str(user_res)) for n in ns]
@@ -173,6 +173,52 @@ def test_many_jobs_under_injected_faults_all_finish_with_one_submit_each(sim, us
     print(f"\njobs={count} submits={stats['submits']} faults_injected={stats['faults_injected']} "
           f"files_scanned_for_key={len(scanned)} key_leaks={len(leaks)} "
           f"by kind={ {k: v for k, v in stats.items() if k.startswith('fault_') and v} }")
+
+
+def test_six_jobs_under_mixed_faults_and_web_pages_import_six_with_six_submits(sim, user_res, tmp_path):
+    """A web page (HTTP 200, text/html) at a status check or a download is a CDN hiccup, retried like a
+    5xx: the address that accepted the job is the gateway. 5xx, drops, 429s and cut downloads around it."""
+    count = 6
+    sim.configure(
+        queue_seconds=0.2, processing_seconds=0.5, retry_after=0.05,
+        random_fault_rate=0.3, seed=11, random_faults=["500", "502", "503", "429", "drop", "truncate", "html200"],
+        faults={"status": ["html200", "503", "html200", "drop", "html200", "429", "html200", "500", "html200"],
+                "download": ["html200", "truncate", "html200", "drop", "502", "html200", "429"]},
+    )
+    images = []
+    for i in range(count):
+        path = tmp_path / f"mixed_{i}.png"
+        path.write_bytes(make_image("PNG", size=(44 + i, 40), color=(30 * i, 90, 200 - 20 * i)))
+        images.append(str(path))
+    report = tmp_path / "mixed.json"
+    proc = subprocess.run([sys.executable, GENERATE, "--online-mode", "--poll-interval", "1", *images,
+                           "--report", str(report)], env=cli_env(sim, user_res), capture_output=True, text=True,
+                          timeout=600)
+    out = proc.stdout + proc.stderr
+    stats = sim.stats()
+    assert "not the Pixazo gateway" not in out, out[-3000:]
+    assert proc.returncode == 0, out[-3000:]
+    # The run really met web pages, at status checks and at downloads.
+    assert stats["faults_by_route"]["status"].get("html200", 0) >= 5, stats
+    assert stats["faults_by_route"]["download"].get("html200", 0) >= 3, stats
+    assert [j["status"] for j in json.loads(report.read_text())["jobs"]] == ["COMPLETED"] * count
+    assert f"Done: {count} of {count} imported" in proc.stdout
+    assert stats["submits"] == count
+    assert "Traceback" not in out
+    print(f"\njobs={count} submits={stats['submits']} by route={stats['faults_by_route']}")
+
+
+def test_web_pages_at_every_status_check_say_not_the_gateway(sim, user_res, tmp_path):
+    """Only web pages, several in a row and no good answer: then it is not the gateway (one sentence)."""
+    sim.configure(queue_seconds=0.2, processing_seconds=0.5, faults={"status": ["html200"] * 40})
+    image = tmp_path / "portal.png"
+    image.write_bytes(make_image())
+    proc = subprocess.run([sys.executable, GENERATE, "--online-mode", "--poll-interval", "1", str(image)],
+                          env=cli_env(sim, user_res), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "not the Pixazo gateway" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert sim.stats()["submits"] == 1
+    assert 3 <= sim.stats()["faults_by_route"]["status"]["html200"] <= 12
 
 
 def test_two_batch_runs_on_the_same_image_pay_once(sim, user_res, tmp_path):

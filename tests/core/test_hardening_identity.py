@@ -73,7 +73,8 @@ def test_gateway_shaped_answer_without_usable_id_stays_uncertain(body, prepared)
 
 
 @pytest.mark.parametrize("answer", ["page", "redirect"])
-def test_status_answered_by_a_portal_is_not_gateway_and_not_retried(answer):
+def test_status_answered_by_a_portal_is_not_gateway(answer):
+    """A redirect is not retried; a web page may be a CDN's hiccup, so only several in a row say it."""
     if answer == "page":
         srv = serve(200, PORTAL, "text/html")
     else:
@@ -88,7 +89,7 @@ def test_status_answered_by_a_portal_is_not_gateway_and_not_retried(answer):
     assert "is not the Pixazo gateway" in info.value.message and srv.url in info.value.message
     if answer == "redirect":
         assert "login.portal.example" in info.value.message
-    assert len(srv.requests) == 1
+    assert len(srv.requests) == (1 if answer == "redirect" else c.retry.web_pages)
 
 
 def test_job_sent_to_a_portal_is_rejected_and_the_fixed_address_pays_once(sim, journal, prepared, params):

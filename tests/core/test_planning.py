@@ -33,8 +33,8 @@ def test_new_image_submits_and_is_on_disk_first(sim, journal, prepared, params):
 
 def test_planning_twice_before_submit_keeps_one_job(journal, prepared, params):
     a = plan(journal, prepared, params)
-    busy = plan(journal, prepared, params)  # the first claim is still held
-    assert busy.decision == Decision.BUSY and "another Blender process" in busy.note
+    busy = plan(journal, prepared, params)  # the first claim is still held, by this process
+    assert busy.decision == Decision.BUSY and "already being generated" in busy.note
     a.release()
     b = plan(journal, prepared, params)
     assert b.decision == Decision.SUBMIT and b.job.id == a.job.id

@@ -607,6 +607,8 @@ def test_status_fault_once_and_counted(client, sim, png_uri, kind):
                 assert r.text.startswith('{"request_id": "' + rid)
         elif kind == "unknown_status":
             assert r.status_code == 200 and r.json()["status"] == "WEIRD"
+        elif kind == "html200":
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     st = sim.stats()
     assert st["faults_injected"] == 1 and st[f"fault_{kind}"] == 1
     assert st["faults_by_route"]["status"] == {kind: 1}
@@ -635,6 +637,10 @@ def test_download_fault_once_and_counted(client, sim, png_uri, kind):
             resp.read()
         assert 0 < len(ei.value.partial) < total
         conn.close()
+    elif kind == "html200":
+        r = requests.get(url, timeout=5)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert r.content.lstrip().startswith(b"<!DOCTYPE html>")
     else:
         r = requests.get(url, timeout=5)
         assert r.status_code == int(kind)

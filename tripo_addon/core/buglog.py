@@ -17,8 +17,10 @@ def record(directory: str, exc: BaseException, context: str) -> str:
 
     folder = os.path.join(directory, "logs")
     path = os.path.join(folder, "bugs.log")
-    entry = (f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {context}\n"
-             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    from .errors import scrub
+
+    entry = scrub(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {context}\n"
+                  + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     try:
         os.makedirs(folder, exist_ok=True)
         if os.path.exists(path) and os.path.getsize(path) > MAX_BYTES:

@@ -2,11 +2,15 @@
 saying what happened and what to do.
 
 The ``message`` is what the panel, the console and the CLI show (docs/errors.md
-lists them). It never contains the API key: errors are built from server text
-and our own words only, and :func:`scrub` removes the key if a server ever echoes it.
+lists them). It never contains a secret: errors are built from server text and
+our own words only, and :func:`scrub` (used wherever an error text is kept: the
+journal, the report, the bug log, the panel) removes the API key, presigned-link
+credentials and ``data:`` URIs if a server ever echoes them.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class TripoError(Exception):
@@ -90,6 +94,17 @@ class BadResponse(TripoError):
     retryable = True
 
 
+class WebPageAnswer(BadResponse):
+    """A web page (HTTP 2xx, text/html) where a status or a model was expected: a CDN or proxy hiccup,
+    retried like a 5xx. ``conclusion`` is what it means when it goes on with no good answer between."""
+
+    kind = "web_page"
+
+    def __init__(self, message: str, conclusion: TripoError):
+        super().__init__(message)
+        self.conclusion = conclusion
+
+
 class NetworkError(TripoError):
     kind = "network"
     retryable = True
@@ -150,11 +165,25 @@ class RetriesExhausted(TripoError):
     kind = "retries_exhausted"
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """Remove ``secret`` from ``text`` (for server text we pass on to users)."""
+#: The query string of an http(s) link (a presigned link's credentials travel there).
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]*)\?[^\s#\"'<>]*", re.IGNORECASE)
+#: A data: URI (an inline image, megabytes of it): its media type stays, the bytes go.
+_DATA_URI = re.compile(r"\bdata:(?=[\w.+-]*/[\w.+-]|[;,])[^\s\"'<>]*", re.IGNORECASE)
+#: Presigned-link credentials outside a link (an echoed header or form: "X-Amz-Signature=...", JSON).
+_CREDENTIAL = re.compile(r"\b(X-Amz-Credential|X-Amz-Signature|X-Amz-Security-Token|AWSAccessKeyId|Signature)"
+                         r"(\"?\s*[:=]\s*\"?)[^&\s\"'<>,;}]+", re.IGNORECASE)
+
+
+def scrub(text: str, secret: str | None = None) -> str:
+    """``text`` without ``secret`` (the API key, a bucket secret), without the query string of any
+    http(s) link (presigned credentials), credentials outside a link, and the bytes of ``data:`` URIs."""
+    if not text:
+        return text
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
-    return text
+    text = _DATA_URI.sub("data:…", text)
+    text = _URL_QUERY.sub(r"\1?…", text)
+    return _CREDENTIAL.sub(r"\1\2…", text)
 
 
 # --- S3-compatible storage for local images ------------------------------------

@@ -137,7 +137,9 @@ class Job:
 
     def fail(self, state: str, exc: Exception) -> None:
         self.state = state
-        self.error = getattr(exc, "message", None) or str(exc)
+        from .errors import scrub
+
+        self.error = scrub(getattr(exc, "message", None) or str(exc))
         self.error_kind = getattr(exc, "kind", "error")
 
     def to_dict(self) -> dict:

@@ -276,13 +276,13 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
 
     def done(index: int, outcome) -> None:
         progress.finished_one(outcome.ok)
+        shared = f"same picture as {outcome.same_as}; no new charge; " if outcome.same_as else ""
         if outcome.ok:
             job = outcome.job
-            progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {len(job.objects)} object(s) in collection "
-                         f"'{bpy.data.objects[job.objects[0]].users_collection[0].name}' "
-                         f"(request {job.request_id}, {time.monotonic() - started:.1f} s)")
+            progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {shared}{len(job.objects)} object(s)"
+                         f"{_in_collection(job)} (request {job.request_id}, {time.monotonic() - started:.1f} s)")
         else:
-            progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {outcome.error}")
+            progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {shared}{E.scrub(outcome.error or '')}")
         outputs.job_done(index, outcome)
 
     settings.max_concurrent = args.jobs
@@ -316,6 +316,12 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     return exit_code
 
 
+def _in_collection(job: Job) -> str:
+    """" in collection 'NAME'" for a job's imported objects ("" once they left the scene)."""
+    obj = bpy.data.objects.get(job.objects[0]) if job.objects else None
+    return f" in collection '{obj.users_collection[0].name}'" if obj is not None and obj.users_collection else ""
+
+
 def _unsaved_request_ids() -> list[str]:
     """Records the journal could not write (a full disk...): try once more,
     and print the request id of any paid job still only in memory."""
@@ -329,7 +335,9 @@ def _unsaved_request_ids() -> list[str]:
             if rec.get("request_id")]
 
 
-class _Interrupted(Exception):
+class _Interrupted(BaseException):
+    """Ctrl-C or SIGTERM: a BaseException, so no handler of an image's or a job's bug takes it for one."""
+
     def __init__(self, name: str, code: int):
         super().__init__(name)
         self.name, self.code = name, code

@@ -44,6 +44,8 @@ class Outcome:
     error: str | None = None
     error_kind: str | None = None
     notes: list = field(default_factory=list)
+    #: The input of this run whose job this one shares (the same picture and options): no new charge.
+    same_as: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,8 +60,14 @@ class Outcome:
             "status": status,
             "glb": job.glb_path if job else None,
             "objects": list(job.objects) if self.ok and job else [],
-            "error": None if self.ok else (self.error or (job.error if job else None)),
+            "error": None if self.ok else E.scrub(self.error or (job.error if job else None) or "") or None,
+            **({"same_picture_as": self.same_as} if self.same_as else {}),
         }
+
+    @property
+    def same_picture_note(self) -> str:
+        """"NAME: same picture as OTHER; no new charge" ("" when it has its own job)."""
+        return f"{self.image}: same picture as {self.same_as}; no new charge" if self.same_as else ""
 
 
 def generate_blocking(
@@ -130,6 +138,41 @@ def _ended(placeholder_id: str, outcome: Outcome) -> None:
         outcome.job = manager.import_now(outcome.job, asked=True)
 
 
+def _busy_key(placeholder_id: str) -> str | None:
+    """The job key a placeholder was refused for as "already being generated", if it was."""
+    refused = manager.refused.get(placeholder_id)
+    planned = manager.jobs.get(manager.resolve(placeholder_id))
+    if refused is None or refused.error_kind != "busy" or planned is None or not planned.content_hash:
+        return None
+    return planned.key
+
+
+def _own_key(placeholder_id: str) -> str | None:
+    """The key of the job a placeholder became, once planned as its own (not refused as busy)."""
+    job_id = manager.resolve(placeholder_id)
+    job = manager.jobs.get(job_id)
+    if job is None or not job.content_hash or placeholder_id in manager.refused:
+        return None
+    # Refused as busy, a placeholder follows the other job but keeps its own worker's entries.
+    return job.key if job_id == placeholder_id or placeholder_id not in manager.threads else None
+
+
+def _share(outcome: Outcome, owner: Outcome) -> Outcome:
+    """``outcome`` is the same picture as ``owner``'s: it answers with that job, no new charge."""
+    outcome.same_as, outcome.job = owner.image, owner.job
+    outcome.error = outcome.error_kind = None
+    if owner.error and not owner.ok:
+        outcome.error, outcome.error_kind = owner.error, owner.error_kind
+    return outcome
+
+
+def _internal(outcome: Outcome, exc: Exception, doing: str) -> Outcome:
+    """A bug while handling one input: it fails alone with one sentence; the traceback goes to the bug log."""
+    log = buglog.record(journal().directory, exc, f"{doing} {outcome.image}")
+    outcome.error, outcome.error_kind = buglog.sentence(outcome.image, exc, log), "internal"
+    return outcome
+
+
 def _settle(outcome: Outcome) -> Outcome:
     job = outcome.job
     if job is not None and job.state != State.IMPORTED and not outcome.error:
@@ -166,16 +209,16 @@ def run(
     manager.limiter = SharedLimiter(jobs)
     if on_event is not None:
         manager.listeners.append(on_event)
+    owners: dict[str, int] = {}  # job key -> the input of this run whose job it is
+    sharing: dict[int, str] = {}  # input -> the key of the job it waits for (the same picture as another's)
     try:
-        while pending or active:
+        while pending or active or sharing:
             while pending and len(active) < jobs:
                 index, source = pending.popleft()
                 try:
                     outcome = _start(source, params, options, force, origin, keep_paths)
                 except Exception as exc:  # a bug: this image fails alone, the batch goes on
-                    outcome = Outcome(image=source, error_kind="internal",
-                                      error=buglog.sentence(source, exc, buglog.record(
-                                          journal().directory, exc, f"preparing {source}")))
+                    outcome = _internal(Outcome(image=source), exc, "preparing")
                 outcomes[index] = outcome
                 if outcome.job is not None and _running(outcome.job.id):
                     active[outcome.job.id] = index
@@ -183,24 +226,94 @@ def run(
                     on_done(index, _settle(outcome))
             manager.tick()
             for job_id, index in list(active.items()):
+                key = _own_key(job_id)
+                if key is not None:
+                    owners.setdefault(key, index)
                 if _running(job_id):
                     continue
                 outcome = outcomes[index]
                 assert outcome is not None
-                _ended(job_id, outcome)
+                del active[job_id]
+                try:
+                    key = _busy_key(job_id)
+                    _ended(job_id, outcome)
+                except Exception as exc:  # a bug: this image fails alone, the batch goes on
+                    key = None
+                    _internal(outcome, exc, "finishing")
                 for note in outcome.notes:
                     log(note)
-                del active[job_id]
+                if key is not None:  # maybe the same picture as another input of this run: answered with it
+                    sharing[index] = key
+                    continue
+                first = owners.get(_own_key(job_id) or "")
+                if first not in (None, index) and outcomes[first] is not None:
+                    outcome.same_as = outcomes[first].image  # its model, on disk already, imported again
                 on_done(index, _settle(outcome))
+            _answer_shared(sharing, owners, outcomes, active, on_done)
             tick()
-            if active:
+            if active or sharing:
                 time.sleep(PUMP_INTERVAL)
     finally:
         if on_event is not None and on_event in manager.listeners:
             manager.listeners.remove(on_event)
-        if pending or active:  # interrupted: workers stop, the journal keeps every request id
+        if pending or active or sharing:  # interrupted: workers stop, the journal keeps every request id
             manager.shutdown(timeout=2.0)
             _wait_for_submits_in_flight(SUBMIT_GRACE)
+            _answer_stopped(active, sharing, owners, outcomes, on_done)
         manager.settings_override, manager.limiter = previous, previous_limiter
     return [o for o in outcomes if o is not None]
+
+
+def _answer_stopped(active: dict[str, int], sharing: dict[int, str], owners: dict[str, int], outcomes: list,
+                    on_done: Done) -> None:
+    """Stopped mid-run: each input in flight answers with what the journal holds of its job, so
+    the report carries every request id already paid for."""
+    planned = {job_id: data["job"]["id"] for job_id, event, data in manager.events.snapshot() if event == "planned"}
+    for placeholder_id, index in active.items():
+        outcome = outcomes[index]
+        job_id = planned.get(placeholder_id) or manager.resolve(placeholder_id)
+        job = journal().load(job_id) or manager.jobs.get(job_id) or outcome.job
+        outcome.job = job if job is not None and job.content_hash else None
+        outcome.error, outcome.error_kind = _stopped_sentence(outcome.job), E.Stopped.kind
+    for index, key in sharing.items():
+        owner = owners.get(key)
+        if owner is not None and owner != index and outcomes[owner] is not None:
+            _share(outcomes[index], outcomes[owner])
+            outcomes[index].error = outcomes[owner].error or _stopped_sentence(outcomes[owner].job)
+    for index in [*active.values(), *sharing]:
+        try:
+            on_done(index, outcomes[index])
+        except Exception:  # the stop goes on: the journal has every request id anyway
+            pass
+
+
+def _stopped_sentence(job: Job | None) -> str:
+    if job is not None and job.state == State.SUBMIT_UNKNOWN and job.error:
+        return job.error
+    if job is not None and job.request_id:
+        return (f"Stopped before it finished (request {job.request_id}, already paid); run the same command "
+                "again to resume it without paying twice.")
+    return "Stopped before it was sent; nothing was charged."
+
+
+def _answer_shared(sharing: dict[int, str], owners: dict[str, int], outcomes: list, active: dict[str, int],
+                   on_done: Done) -> None:
+    """Answer each input that waits for the job of the same picture, once that job ended; one
+    whose job is no input's of this run (another Blender process has it) fails with why."""
+    running = set(active.values())
+    unplanned = any(manager.jobs.get(manager.resolve(job_id)) is None
+                    or not manager.jobs[manager.resolve(job_id)].content_hash for job_id in active)
+    for index, key in list(sharing.items()):
+        owner = owners.get(key)
+        if owner is None and unplanned:
+            continue  # the input it shares with may not be planned yet
+        if owner is not None and owner in running:
+            continue
+        del sharing[index]
+        outcome = outcomes[index]
+        if owner is not None and owner != index and outcomes[owner] is not None:
+            _share(outcome, outcomes[owner])
+        elif outcome.job is not None and not outcome.job.request_id:
+            outcome.job = None  # another process's job, never paid for here: nothing to point at
+        on_done(index, _settle(outcome))
 

@@ -17,6 +17,7 @@ def mark_job(manager, job_id: str, data: dict, exc: Exception) -> None:
         stop.set()  # its worker ends; the journal keeps what it did
     manager.threads.pop(job_id, None)
     manager.ignored.add(job_id)  # its worker's last events are not applied over this
+    manager.worker_tokens.pop(job_id, None)  # nor once the job is resumed (a new worker, a new token)
     manager.release_claim(job_id)
     job.error, job.error_kind = buglog.sentence(job.label, exc, log), "internal"
     if job.state not in FINISHED:

@@ -7,6 +7,7 @@ import time
 
 import bpy
 
+from ...core.errors import scrub
 from ...core.jobs import Job, State
 from ..imp.import_step import import_job
 from ..windows import redraw, window_context
@@ -64,6 +65,7 @@ class Landing:
 
     def report(self, level: str, text: str) -> None:
         """Status bar, Info log, console and the panel: one sentence each."""
+        text = scrub(text)
         self.messages.append((time.time(), level, text, self.topic))
         print(f"Tripo3D: {text}", flush=True)
         if bpy.app.background:

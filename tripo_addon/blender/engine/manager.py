@@ -174,6 +174,7 @@ class JobManager(Landing, Placeholders):
 
         token = uuid.uuid4().hex
         self.worker_tokens[job.id] = token
+        self.ignored.discard(job.id)  # resumed after a bug: this worker's events count (the old one's carry its token)
         # The journal is found here: a worker never calls bpy, not even for a folder.
         thread = worker.make_thread(job, settings, journal(), delivery, stop, self.events, token, self.limiter,
                                     request)
@@ -254,7 +255,7 @@ class JobManager(Landing, Placeholders):
                 continue
             if job_id in self.ignored:
                 continue
-            if event == "done" and data.get("_worker") != self.worker_tokens.get(job_id):
+            if "_worker" in data and data["_worker"] != self.worker_tokens.get(job_id):
                 continue  # an earlier worker of this job, stopped and replaced: its successor owns it now
             changed = True
             try:

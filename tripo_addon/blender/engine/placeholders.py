@@ -37,6 +37,7 @@ class Placeholders:
                 self.stop_requested.discard(placeholder_id)
                 self.stop_requested.add(job.id)
             self.jobs.pop(placeholder_id, None)
+            self.ignored.discard(job.id)  # a job a bug stopped, asked for again: its new worker counts
         self.jobs[job.id] = job
         self.offer_only.discard(job.id)  # asked for here and now
         self.locks[job.id] = data["lock"]

@@ -1,8 +1,9 @@
 """The add-on preferences: the API key, the gateway, the bucket, the limits.
 
-The API key and the storage secret live here (Blender's user preferences),
-never in a .blend file; the environment fills empty fields
-(PIXAZO_API_KEY, AWS_ACCESS_KEY_ID, ...)."""
+The API key and the storage secret typed here are saved with Blender's user
+preferences (userpref.blend, in clear text), never in a scene's .blend file;
+left empty, the environment fills them (PIXAZO_API_KEY, AWS_SECRET_ACCESS_KEY,
+...), which keeps them out of userpref.blend too."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
 
     api_key: StringProperty(  # type: ignore[valid-type]
         name="API Key",
-        description="Your Pixazo API key (stored in Blender's preferences only; PIXAZO_API_KEY is used when empty)",
+        description="Your Pixazo API key. Saved in Blender's user preferences file (userpref.blend) in clear "
+                    "text, never in a scene's .blend. Leave it empty to use PIXAZO_API_KEY, which keeps it out "
+                    "of that file",
         subtype="PASSWORD",
     )
     base_url: StringProperty(  # type: ignore[valid-type]
@@ -75,7 +78,8 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
     )
     storage_secret_access_key: StringProperty(  # type: ignore[valid-type]
         name="Secret Access Key",
-        description="Stored in Blender's preferences only, never in a .blend file (empty: AWS_SECRET_ACCESS_KEY)",
+        description="Saved in Blender's user preferences file (userpref.blend) in clear text, never in a "
+                    "scene's .blend. Leave it empty to use AWS_SECRET_ACCESS_KEY, which keeps it out of that file",
         subtype="PASSWORD",
     )
     storage_url_lifetime_hours: FloatProperty(  # type: ignore[valid-type]
@@ -97,6 +101,8 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
                 col.label(text="Using the key from PIXAZO_API_KEY", icon="INFO")
             else:
                 col.operator("wm.url_open", text="Get an API Key", icon="URL").url = PIXAZO_SITE
+        col.label(text="The key and the storage secret are saved in clear text in userpref.blend "
+                       "(never in a scene's .blend); the environment variables keep them out of it.", icon="INFO")
         col.prop(self, "base_url", placeholder="https://gateway.pixazo.ai")
         row = col.row()
         row.operator("tripo3d.test_connection", icon="URL")

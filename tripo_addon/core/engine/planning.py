@@ -70,6 +70,9 @@ def plan(
     lock = journal.try_lock(key)
     if lock is None:
         job = existing or Job(source=prepared.source, params=dict(params), content_hash=prepared.content_hash)
+        if journal.locked_here(key):  # another job of this Blender (the same picture under another name)
+            return Plan(job, Decision.BUSY, f"{job.label} is already being generated with these options"
+                        + ("; wait for it to finish before paying for another." if force else "."))
         return Plan(job, Decision.BUSY, f"{job.label} is being generated with these options by another "
                                         "Blender process right now; wait for it to finish.")
     if force:

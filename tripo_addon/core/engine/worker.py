@@ -42,6 +42,10 @@ class Events:
     def empty(self) -> bool:
         return not self._items
 
+    def snapshot(self) -> list[tuple]:
+        """The events not applied yet, left in place (a deque's copy is atomic too)."""
+        return list(self._items.copy())
+
 
 class JobSettings(Protocol):
     """What a worker needs of the settings (the Blender layer's Settings has it)."""
@@ -72,7 +76,7 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
     worker_job = copy.deepcopy(job)  # the thread's own copy (the main thread keeps changing its view)
 
     def post(j: Job, event: str) -> None:
-        events.put((j.id, event, j.to_dict()))
+        events.put((j.id, event, {**j.to_dict(), "_worker": token}))
 
     def work() -> None:
         nonlocal worker_job

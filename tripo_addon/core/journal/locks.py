@@ -29,6 +29,9 @@ else:
 #: errno values of "someone else holds the lock" (EACCES/EDEADLK: Windows and some POSIX).
 BUSY = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK}
 
+#: Paths of the locks this process holds: "being generated here" is told from "by another process".
+_HELD_HERE: set[str] = set()
+
 
 class JobLock:
     """Exclusive claim on one job (image + options), held while this process works on it.
@@ -40,6 +43,8 @@ class JobLock:
     def __init__(self, fd: int, path: str | None = None):
         self._fd: int | None = fd
         self._path = path
+        if path is not None:
+            _HELD_HERE.add(path)
 
     def __del__(self) -> None:
         # A safety net only: holders release explicitly when the job ends.
@@ -52,6 +57,7 @@ class JobLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        _HELD_HERE.discard(self._path)
         try:
             if os.name != "nt" and self._path is not None and same_file(fd, self._path):
                 quiet_remove(self._path)  # still held: see the module doc
@@ -60,6 +66,11 @@ class JobLock:
             os.close(fd)
         if os.name == "nt" and self._path is not None:
             quiet_remove(self._path)  # fails harmlessly while another process has it open
+
+
+def held_here(path: str) -> bool:
+    """Whether this process holds the lock of ``path`` (one of its own jobs is working on it)."""
+    return path in _HELD_HERE
 
 
 def lock_fd(fd: int) -> None:

@@ -22,6 +22,7 @@ import threading
 import time
 
 from . import locks
+from ..errors import scrub
 from ..fsutil import quiet_remove as _quiet_remove
 from ..fsutil import replace, safe_name, unwritable
 from ..jobs import FINISHED, Job, keeps_an_upload
@@ -98,6 +99,7 @@ class Journal:
         import json
 
         job.updated_at = time.time()
+        job.error = scrub(job.error) if job.error else job.error  # a server's echo of a link or a picture
         record = job.to_dict()
         data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")  # TypeError: caller's bug
         with self._lock:
@@ -293,6 +295,10 @@ class Journal:
         all, and :class:`JournalUnwritable` when no lock file can be made.
         """
         return locks.try_lock(self._lock_path(key), self.locks_dir)
+
+    def locked_here(self, key: str) -> bool:
+        """Whether a job of this process holds ``key``'s claim right now."""
+        return locks.held_here(self._lock_path(key))
 
     def prune_locks(self) -> int:
         """Remove lock files nobody holds (left by a crash); return how many. Never raises."""

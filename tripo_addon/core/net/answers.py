@@ -145,6 +145,13 @@ def not_gateway(base_url: str, what: str, detail: str) -> E.NotGateway:
     )
 
 
+def web_page(base_url: str, what: str, code: int) -> E.WebPageAnswer:
+    """A web page at a status check or a download, after the gateway accepted the job: a hiccup of
+    something in front of it (retried); "not the gateway" only when nothing else comes for a while."""
+    return E.WebPageAnswer(f"The address {base_url} answered {what} with a web page (HTTP {code}).",
+                           conclusion=not_gateway(base_url, what, f"web pages (HTTP {code}) again and again"))
+
+
 def check_submit_answer(resp: requests.Response, base_url: str) -> dict:
     """The submit answer as a dict, or :class:`NotGateway` when it is not the gateway's.
 

@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from .. import errors as E
+from .answers import is_web_page
 from .deadline import Deadline
 from ..fsutil import replace
 from ..glb import HEADER_SIZE, check_glb_file, external_references, looks_like_glb
@@ -161,6 +162,10 @@ class DownloadMixin:
                 _remove(part)  # our partial file does not fit this file: start over
                 raise E.DownloadError("The partial download did not match; starting over.")
             self._raise_for_status(resp, "downloading the model")
+            if resp.status_code < 300 and is_web_page(resp):  # a CDN's hiccup page: retried like a 5xx
+                raise E.WebPageAnswer(
+                    f"The download from {shorten(url)} answered with a web page (HTTP {resp.status_code}).",
+                    conclusion=E.NotAGlb(f"{shorten(url)} answers with a web page, not a GLB file"))
             if resp.status_code == 206 and offset:
                 total = _content_range_total(resp.headers.get("Content-Range"))
                 mode = "ab"

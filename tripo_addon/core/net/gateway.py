@@ -14,9 +14,12 @@ Retries follow what is safe for money:
 
 Every request has an overall deadline (:mod:`.deadline`), so a server that
 trickles bytes cannot hold a job; a submit cut by it is uncertain, never
-resent. An answer that cannot be the gateway's (a web page, a login portal,
-JSON of another shape) is :class:`~..errors.NotGateway`, never retried
-(:mod:`.answers`). Downloads live in :mod:`.download`.
+resent. An answer to the submit that cannot be the gateway's (a web page, a
+login portal, JSON of another shape) is :class:`~..errors.NotGateway`, never
+retried (:mod:`.answers`). After the gateway accepted a job, a web page at a
+status check or a download is a hiccup of a CDN or proxy in front of it,
+retried like a 5xx; only :attr:`RetryPolicy.web_pages` of them in a row with
+no good answer mean "not the gateway". Downloads live in :mod:`.download`.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     #: Tries for a submit that surely never reached the queue.
     submit_attempts: int = 4
+    #: Web pages in a row (no other answer between) at a status check or a download before
+    #: the address is taken for something that is not the gateway (a login portal...).
+    web_pages: int = 5
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
@@ -179,7 +185,7 @@ class GatewayClient(DownloadMixin):
 
     def _retrying(self, call: Callable[[], T], what: str) -> T:
         """Run ``call`` until it succeeds, retrying retryable failures within the budget."""
-        failures = 0
+        failures = web_pages = 0
         while True:
             try:
                 return call()
@@ -187,6 +193,9 @@ class GatewayClient(DownloadMixin):
                 if not exc.retryable:
                     raise
                 failures += 1
+                web_pages = web_pages + 1 if isinstance(exc, E.WebPageAnswer) else 0
+                if web_pages >= self.retry.web_pages:
+                    raise exc.conclusion from None
                 if failures >= self.retry.attempts:
                     raise E.RetriesExhausted(
                         f"Gave up {what} after {failures} tries ({exc.message.rstrip('.')}); "
@@ -296,8 +305,7 @@ class GatewayClient(DownloadMixin):
                 raise answers.not_gateway(shorten(self.base_url), "a status check",
                                           f"a redirect (HTTP {resp.status_code}{' to ' + where if where else ''})")
             if resp.status_code < 300 and answers.is_web_page(resp):
-                raise answers.not_gateway(shorten(self.base_url), "a status check",
-                                          f"a web page (HTTP {resp.status_code})")
+                raise answers.web_page(shorten(self.base_url), "a status check", resp.status_code)
             self._raise_for_status(resp, "checking the job")
             try:
                 data = resp.json()
