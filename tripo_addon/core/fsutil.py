@@ -1,32 +1,99 @@
-"""File operations that must survive Windows: renames retried while another program (an antivirus
-scanner, an indexer, a second Blender reading the file) briefly holds the target open."""
+"""File operations that must survive Windows, macOS and farm shares: retried renames, durable
+writes, short names, and one sentence for a failed save.
+
+A rename is retried while another program (an antivirus scanner, an indexer, a farm monitor
+reading the report) briefly holds the target open."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import time
 
 from . import errors as E
 
-#: Pauses between tries of a rename refused with PermissionError (about 1.5 s in all).
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+#: Pauses between tries of a rename refused because the file is held open (about 1.5 s in all).
 REPLACE_PAUSES = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7)
+
+#: Windows error codes: access denied, sharing violation, lock violation.
+_HELD_OPEN_WINERRORS = (5, 32, 33)
+
+
+def held_open(exc: OSError) -> bool:
+    """True when ``exc`` says another process holds the file (Windows' access
+    denied or sharing violation; a busy file on a share)."""
+    return (isinstance(exc, PermissionError) or getattr(exc, "winerror", None) in _HELD_OPEN_WINERRORS
+            or exc.errno == errno.EBUSY)
 
 
 def replace(src: str, dst: str) -> None:
-    """``os.replace``, tried again a few times when it raises PermissionError.
+    """``os.replace``, tried again a few times while the target is held open.
 
-    On Windows a rename over a file that someone has open fails with
-    "access denied" for as long as they hold it, typically milliseconds. On
-    POSIX a PermissionError is final, but a few short pauses cost little.
+    On Windows a rename over a file that someone has open fails with "access
+    denied" or a sharing violation for as long as they hold it, typically
+    milliseconds. On POSIX a PermissionError is final, but a few short pauses
+    cost little. Every rename of the add-on goes through here.
     """
     for pause in REPLACE_PAUSES:
         try:
             os.replace(src, dst)
             return
-        except PermissionError:
+        except OSError as exc:
+            if not held_open(exc):
+                raise
             time.sleep(pause)
     os.replace(src, dst)  # the last try lets its error through
+
+
+def durable_sync(fd: int) -> None:
+    """Make what was written to ``fd`` survive a power cut.
+
+    On macOS ``fsync`` only hands the data to the drive, which may keep it in
+    its cache; ``F_FULLFSYNC`` asks the drive to write it. Elsewhere (and on a
+    file system that refuses ``F_FULLFSYNC``, such as some network shares) it
+    is ``os.fsync``.
+    """
+    full = getattr(fcntl, "F_FULLFSYNC", None) if fcntl is not None else None
+    if full is not None:
+        try:
+            fcntl.fcntl(fd, full)
+            return
+        except OSError:
+            pass
+    os.fsync(fd)
+
+
+def write_atomically(path: str, data: bytes, prefix: str = ".tmp-") -> None:
+    """Write ``data`` to ``path`` through a durable temporary file and one rename:
+    a reader sees the old file or the new one, each whole."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            durable_sync(f.fileno())
+        replace(tmp, path)
+    except BaseException:
+        quiet_remove(tmp)
+        raise
+
+
+def short_name(name: str, limit: int) -> str:
+    """``name`` if it has at most ``limit`` characters, else its start and a
+    hash of the whole, so long names stay distinct and paths stay short."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return name[: max(0, limit - 11)] + "~" + digest
 
 
 def safe_name(text: str, keep: str = "", replace: str = "", limit: int = 0, ascii_only: bool = False) -> str:
@@ -51,6 +118,8 @@ def mark_complete(folder: str) -> None:
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, COMPLETE_MARKER), "w", encoding="ascii") as f:
         f.write("1\n")
+        f.flush()
+        durable_sync(f.fileno())
 
 
 def quiet_remove(path: str) -> int:
@@ -62,21 +131,49 @@ def quiet_remove(path: str) -> int:
         return 0
 
 
+#: Windows: the file name or extension is too long; the path was not found (a long path's usual error).
+_TOO_LONG_WINERRORS = (206,)
+_NOT_FOUND_WINERROR = 3
+#: Below this Windows refuses a path only when long paths are off (MAX_PATH, less the 12 of a file name).
+_WINDOWS_LONG_PATH = 248
+
+
+def os_error_reason(exc: OSError) -> tuple[str, str]:
+    """What an OSError of a write means, and what to do, in a few words each."""
+    winerror = getattr(exc, "winerror", None)
+    name = str(exc.filename or "")
+    if exc.errno == errno.ENAMETOOLONG or winerror in _TOO_LONG_WINERRORS or (
+            winerror == _NOT_FOUND_WINERROR and len(name) >= _WINDOWS_LONG_PATH):
+        return "the path is too long", "pick a folder with a shorter path (or enable long paths in Windows)"
+    if winerror in _HELD_OPEN_WINERRORS[1:]:
+        return "another program has the file open", "close the program that holds it (a viewer, a sync tool)"
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full", "free some disk space"
+    if exc.errno == getattr(errno, "EDQUOT", -1):
+        return "the disk quota is used up", "free some space in your quota"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only", "pick a folder on a writable disk"
+    if exc.errno in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
+        return "permission denied", "make that folder writable or pick another"
+    return (exc.strerror or type(exc).__name__).lower(), "check that folder"
+
+
 def _reason(exc: OSError) -> str:
-    return {
-        errno.ENOSPC: "the disk is full",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        getattr(errno, "EDQUOT", -1): "the disk quota is used up",
-    }.get(exc.errno, (exc.strerror or type(exc).__name__).lower())
+    return os_error_reason(exc)[0]
+
+
+def save_failure(exc: OSError, what: str, where: str = "", then: str = "") -> str:
+    """One sentence for a save that failed: ``Could not save WHAT in WHERE
+    (why); what to do[, THEN].`` — the reason is the OSError's own, never a
+    guess (a path too long is not a full disk)."""
+    reason, advice = os_error_reason(exc)
+    place = f" in {where}" if where else ""
+    return f"Could not save {what}{place} ({reason}); {advice}{then}."
 
 
 def unwritable(folder: str, exc: OSError, kept: bool = True, what: str = "the Tripo3D job journal",
                where: str = "set BLENDER_USER_RESOURCES to a writable folder") -> E.JournalUnwritable:
     """One sentence for a journal write that failed: where, why, what to do."""
     tail = ", and until then the job is kept in memory" if kept else ""
-    return E.JournalUnwritable(
-        f"Could not write {what} in {folder} ({_reason(exc)}); free some disk space or make "
-        f"that folder writable (or {where}){tail}."
-    )
+    reason, advice = os_error_reason(exc)
+    return E.JournalUnwritable(f"Could not write {what} in {folder} ({reason}); {advice} (or {where}){tail}.")

@@ -17,6 +17,7 @@ import time
 import bpy
 
 from ...core import errors as E
+from ...core.fsutil import os_error_reason
 from ...core.net.gateway import RetryPolicy
 from ...core.storage.delivery import S3, describe
 from ...core.images import is_url
@@ -200,8 +201,9 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     except E.TripoError as exc:
         problems.append(exc.message)
     except OSError as exc:
-        problems.append(f"The job journal's folder cannot be used ({exc.strerror}); check the Blender user "
-                        "folder (BLENDER_USER_RESOURCES) and free some disk space.")
+        reason, advice = os_error_reason(exc)
+        problems.append(f"The job journal's folder cannot be used ({reason}); {advice} "
+                        "(or set BLENDER_USER_RESOURCES to a writable folder).")
     inputs = expand_inputs(args.images, recursive=args.recursive)
     images = inputs.sources
     if args.shard:
@@ -302,8 +304,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     if args.out:
         if outputs.save_blend():
             progress.say(f"Saved {args.out}")
-    outputs.write_report()
-    if args.report:
+    if outputs.write_report() and args.report:
         progress.say(f"Wrote {args.report}")
     for line in outputs.problems:
         print(f"error: {line}", file=sys.stderr, flush=True)
@@ -321,9 +322,10 @@ def _unsaved_request_ids() -> list[str]:
         jr.flush_unsaved()
     except OSError:
         pass
+    why = os_error_reason(jr.last_write_error) if jr.last_write_error else ("", "free some disk space")
     return [f"could not write the job record of {rec.get('source', '?')} (request {rec.get('request_id')}) "
-            f"to {jr.jobs_dir}; keep this request id, and free some disk space" for rec in jr.unsaved.values()
-            if rec.get("request_id")]
+            f"to {jr.jobs_dir}{f' ({why[0]})' if why[0] else ''}; keep this request id, and {why[1]}"
+            for rec in jr.unsaved.values() if rec.get("request_id")]
 
 
 class _Interrupted(Exception):

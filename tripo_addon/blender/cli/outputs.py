@@ -7,28 +7,17 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 import bpy
 
+from ...core import fsutil
 from ...core.fsutil import safe_name
 from ..engine.batch import Outcome
 
 
 def write_json_atomically(path: str, data: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    fsutil.write_atomically(path, json.dumps(data, indent=2).encode("utf-8"), prefix=".report-")
 
 
 def readable_stem(image: str, taken: set[str]) -> str:
@@ -70,20 +59,37 @@ class Outputs:
                 self.unsaved_imports >= self.save_every or time.monotonic() - self.last_save >= self.save_seconds):
             self.save_blend()
 
-    def write_report(self) -> None:
-        if self.report:
-            jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
+    def write_report(self) -> bool:
+        """Rewrite the report; a failure is said once at the end and the batch goes on
+        (the next job's rewrite tries again)."""
+        if not self.report:
+            return True
+        jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
+        try:
             write_json_atomically(self.report, {"jobs": jobs})
+        except OSError as exc:
+            self._problem(fsutil.save_failure(exc, f"the report {self.report}"))
+            return False
+        return True
+
+    def _problem(self, sentence: str) -> None:
+        if sentence not in self.problems:
+            self.problems.append(sentence)
 
     def save_blend(self) -> bool:
         """Blender itself writes to a temporary file and renames it into place."""
         if not self.out:
             return True
-        try:
-            bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(self.out), check_existing=False)
-        except RuntimeError as exc:
-            self.problems.append(f"could not save {self.out} ({' '.join(str(exc).split())[:200]})")
-            return False
+        for pause in (*fsutil.REPLACE_PAUSES, None):  # a viewer may hold the old file for a moment
+            try:
+                bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(self.out), check_existing=False)
+                break
+            except RuntimeError as exc:
+                if pause is None:
+                    self._problem(f"Could not save {self.out} ({' '.join(str(exc).split())[:200]}); "
+                                  "check that folder and that no other program holds the file.")
+                    return False
+                time.sleep(pause)
         self.unsaved_imports, self.last_save = 0, time.monotonic()
         return True
 
@@ -91,9 +97,10 @@ class Outputs:
         tmp = target + ".tmp"
         try:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            fsutil.replace(tmp, target)
         except OSError as exc:
-            self.problems.append(f"could not copy the model to {target} ({exc.strerror})")
+            fsutil.quiet_remove(tmp)
+            self._problem(fsutil.save_failure(exc, f"a copy of the model as {target}"))
 
     def _write_own_blend(self, outcome: Outcome, target: str) -> None:
         """The model's collection alone in its own .blend; without --out the
@@ -104,8 +111,11 @@ class Outputs:
         collection = objects[0].users_collection[0]
         try:
             bpy.data.libraries.write(os.path.abspath(target), {collection}, fake_user=True)
-        except (OSError, RuntimeError) as exc:
-            self.problems.append(f"could not write {target} ({' '.join(str(exc).split())[:200]})")
+        except OSError as exc:
+            self._problem(fsutil.save_failure(exc, target))
+            return
+        except RuntimeError as exc:
+            self._problem(f"Could not save {target} ({' '.join(str(exc).split())[:200]}); check that folder.")
             return
         if not self.out:
             for obj in list(collection.all_objects):

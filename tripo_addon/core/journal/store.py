@@ -23,7 +23,7 @@ import time
 
 from . import locks
 from ..fsutil import quiet_remove as _quiet_remove
-from ..fsutil import replace, safe_name, unwritable
+from ..fsutil import durable_sync, replace, safe_name, unwritable
 from ..jobs import FINISHED, Job, keeps_an_upload
 from .index import KeyIndex
 from .markers import MarkerSet
@@ -53,6 +53,8 @@ class Journal:
         self._lock = threading.Lock()
         #: job id -> latest record that could not be written yet.
         self.unsaved: dict[str, dict] = {}
+        #: Why the last record could not be written (None once one could).
+        self.last_write_error: OSError | None = None
         self.prune_locks()
         self.index = KeyIndex(os.path.join(directory, "index"))
         #: The unfinished jobs (read at start-up) and those whose image may still be
@@ -81,7 +83,7 @@ class Journal:
             fd, tmp = _new_temp(self.jobs_dir, ".check-")
             try:
                 os.write(fd, b"{}")
-                os.fsync(fd)
+                durable_sync(fd)
             finally:
                 os.close(fd)
                 _quiet_remove(tmp)
@@ -105,6 +107,7 @@ class Journal:
                 self._write(job.id, data, record, sync_folder=sync_folder)
             except OSError as exc:
                 self.unsaved[job.id] = json.loads(data)  # a copy the caller cannot change
+                self.last_write_error = exc
                 raise unwritable(self.jobs_dir, exc) from None
             self.unsaved.pop(job.id, None)
             self._flush_locked()  # the disk works again: write what waited
@@ -129,6 +132,7 @@ class Journal:
             try:
                 self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"), record)
             except OSError as exc:
+                self.last_write_error = exc
                 if raise_on_failure:
                     raise unwritable(self.jobs_dir, exc) from None
                 break  # still failing: the next save tries again
@@ -147,7 +151,7 @@ class Journal:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                durable_sync(f.fileno())
             replace(tmp, self._path(job_id))
         except BaseException:
             _quiet_remove(tmp)
@@ -334,7 +338,7 @@ def _fsync_dir(path: str) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
+        durable_sync(fd)
     except OSError:
         pass
     finally:

@@ -1,0 +1,74 @@
+"""Issue 20, item 7: the batch on Windows, macOS and farms, made to happen on Linux: outputs
+held open by another program, a console that cannot print every name."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+from test_batch_cli import folder_of_images
+from test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+
+from tripo_addon.blender.cli.outputs import Outputs
+from tripo_addon.blender.engine.batch import Outcome
+from tripo_addon.core import fsutil
+
+REAL_REPLACE = os.replace
+
+
+class HeldOpen:
+    """os.replace refused with Windows' "access denied" ``fails`` times (a farm monitor reading the file)."""
+
+    def __init__(self, fails: int):
+        self.fails, self.calls = fails, 0
+
+    def __call__(self, src, dst):
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise PermissionError(errno.EACCES, "Access is denied", dst)
+        return REAL_REPLACE(src, dst)
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(fsutil.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_report_held_open_is_retried_and_a_lasting_refusal_said_once(tmp_path, monkeypatch, no_sleep):
+    report = tmp_path / "report.json"
+    outputs = Outputs(report=str(report), out=None, out_dir=None, glb_dir=None)
+    held = HeldOpen(3)
+    monkeypatch.setattr(fsutil.os, "replace", held)
+    outputs.job_done(0, Outcome(image="a.png", error="The image a.png could not be read."))
+    assert held.calls == 4 and json.loads(report.read_text())["jobs"][0]["image"] == "a.png"
+    assert outputs.problems == []
+
+    monkeypatch.setattr(fsutil.os, "replace", HeldOpen(10_000))
+    for index in (1, 2):  # the batch goes on: each job's rewrite tries again, the problem is said once
+        outputs.job_done(index, Outcome(image=f"{'bc'[index - 1]}.png", error="no"))
+    assert outputs.problems == [f"Could not save the report {report} (permission denied); make that folder "
+                                "writable or pick another."]
+    assert len(json.loads(report.read_text())["jobs"]) == 1  # the last good report is still whole
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
+
+    monkeypatch.setattr(fsutil.os, "replace", REAL_REPLACE)
+    assert outputs.write_report() and len(json.loads(report.read_text())["jobs"]) == 3
+
+
+def test_the_batch_goes_on_when_its_report_cannot_be_written(sim, cli_env, tmp_path):  # noqa: F811
+    folder_of_images(tmp_path / "in", 2)
+    report = tmp_path / "report.json"
+    report.mkdir()  # a rename over it fails at every job, as a file held open for good would
+    out = tmp_path / "scene.blend"
+    proc = run_cli(["--online-mode", str(tmp_path / "in"), "--report", str(report), "--out", str(out),
+                    "--poll-interval", "1"], cli_env)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Done: 2 of 2 imported" in proc.stdout and out.is_file() and "Wrote" not in proc.stdout
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: Could not save the report {report} (is a directory); check that folder."]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert sim.stats()["submits"] == 2
