@@ -87,13 +87,25 @@ def write_atomically(path: str, data: bytes, prefix: str = ".tmp-") -> None:
         raise
 
 
+def path_length(path: str) -> int:
+    """The length of ``path`` as Windows counts it (UTF-16 units: a character
+    outside the Basic Multilingual Plane counts twice) against its 260."""
+    return len(path.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def short_name(name: str, limit: int) -> str:
-    """``name`` if it has at most ``limit`` characters, else its start and a
-    hash of the whole, so long names stay distinct and paths stay short."""
-    if len(name) <= limit:
+    """``name`` if it is at most ``limit`` long (as :func:`path_length` counts),
+    else its start, ``~`` and a hash of the whole: long names stay distinct and
+    paths stay short."""
+    if path_length(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return name[: max(0, limit - 11)] + "~" + digest
+    room, kept = max(0, limit - 1 - len(digest)), ""
+    for char in name:
+        if path_length(kept + char) > room:
+            break
+        kept += char
+    return f"{kept}~{digest}"
 
 
 def safe_name(text: str, keep: str = "", replace: str = "", limit: int = 0, ascii_only: bool = False) -> str:

@@ -23,7 +23,7 @@ def write_json_atomically(path: str, data: dict) -> None:
 def readable_stem(image: str, taken: set[str]) -> str:
     """A file name for an image's outputs: its own name, made unique in this run."""
     stem = os.path.splitext(os.path.basename(image.split("?", 1)[0].rstrip("/")))[0] or "model"
-    stem = safe_name(stem, keep="-_.", replace="_", limit=80) or "model"
+    stem = fsutil.short_name(safe_name(stem, keep="-_.", replace="_"), 80) or "model"
     name, n = stem, 2
     while name.lower() in taken:
         name, n = f"{stem}_{n}", n + 1

@@ -23,7 +23,7 @@ import time
 
 from . import locks
 from ..fsutil import quiet_remove as _quiet_remove
-from ..fsutil import durable_sync, replace, safe_name, unwritable
+from ..fsutil import durable_sync, replace, safe_name, short_name, unwritable
 from ..jobs import FINISHED, Job, keeps_an_upload
 from .index import KeyIndex
 from .markers import MarkerSet
@@ -37,6 +37,8 @@ __all__ = ["JobLock", "Journal"]
 #: Jobs listed at start-up besides the unfinished ones: the ones changed
 #: last, so a journal of thousands starts as fast as a short one.
 START_HISTORY = 100
+#: The longest image name a download is named after (see :meth:`Journal.download_path`).
+STEM_LIMIT = 40
 
 
 class Journal:
@@ -274,7 +276,9 @@ class Journal:
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""
         stem = os.path.splitext(_file_name(job.source))[0]
-        stem = safe_name(stem, keep="-_", replace="_", limit=40) or "model"
+        # At most 40 (as Windows counts): a 150-character download folder leaves its
+        # GLB at 204, the partial download and the preview's temporary file under 230.
+        stem = short_name(safe_name(stem, keep="-_", replace="_"), STEM_LIMIT) or "model"
         directory = directory or self.downloads_dir
         try:
             os.makedirs(directory, exist_ok=True)
