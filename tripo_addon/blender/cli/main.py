@@ -208,7 +208,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     images = inputs.sources
     if args.shard:
         try:
-            images = take_shard(images, *parse_shard(args.shard))
+            images = take_shard(images, *parse_shard(args.shard), keys=inputs.shard_keys)
         except ValueError as exc:
             problems.append(str(exc))
     if not inputs.sources:
