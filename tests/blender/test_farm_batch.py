@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from test_batch_cli import folder_of_images
@@ -72,3 +74,27 @@ def test_the_batch_goes_on_when_its_report_cannot_be_written(sim, cli_env, tmp_p
     assert errors == [f"error: Could not save the report {report} (is a directory); check that folder."]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert sim.stats()["submits"] == 2
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+def test_a_console_that_cannot_show_a_name_never_fails_the_batch(sim, cli_env, tmp_path, encoding):  # noqa: F811
+    from helpers import make_image
+    from test_cli import GENERATE
+
+    name = "stuhl-\u00fc-\u6905\u5b50"
+    image = tmp_path / f"{name}.png"
+    image.write_bytes(make_image("PNG"))
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_", "TRIPO3D_UPLOAD"))}
+    env.update(cli_env, PYTHONIOENCODING=encoding, TRIPO3D_RETRY_BASE_DELAY="0.05")
+    proc = subprocess.run([sys.executable, GENERATE, "--online-mode", str(image), "--report", str(report),
+                           "--poll-interval", "1"], capture_output=True, timeout=240, env=env)
+    out, err = proc.stdout.decode(encoding), proc.stderr.decode(encoding)  # what the console got is its own
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    shown = name.encode(encoding, "backslashreplace").decode(encoding)  # ascii: stuhl-\xfc-\u6905\u5b50
+    assert f"OK {str(image).encode(encoding, 'backslashreplace').decode(encoding)}:" in out
+    assert shown in out and "Done: 1 of 1 imported" in out
+    assert "Traceback" not in out + err and "UnicodeEncodeError" not in out + err
+    text = report.read_bytes().decode("utf-8")
+    assert name in text  # the report holds the real name, in UTF-8
+    assert json.loads(text)["jobs"][0]["image"] == str(image)

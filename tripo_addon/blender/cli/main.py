@@ -30,7 +30,7 @@ from .checks import choose_key, number_problems
 from ...core.placement_options import ImportOptions
 from ..imp.prerequisites import missing_prerequisites
 from ..engine import batch
-from .outputs import Outputs, Progress
+from .outputs import Outputs, Progress, console_never_fails
 from ..engine.manager import manager
 from ...core.choices import ALIGNMENTS, ORIENTATIONS, TEXTURES
 from ..engine.upload_cleanup import clean_uploads
@@ -172,6 +172,7 @@ def _say(line: str) -> None:
 
 
 def main(argv: list[str], prog: str = "generate.py") -> int:
+    console_never_fails()
     try:
         args = build_parser(prog).parse_args(argv)
     except _UsageError as exc:

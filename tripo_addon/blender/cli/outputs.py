@@ -17,7 +17,21 @@ from ..engine.batch import Outcome
 
 
 def write_json_atomically(path: str, data: dict) -> None:
-    fsutil.write_atomically(path, json.dumps(data, indent=2).encode("utf-8"), prefix=".report-")
+    """UTF-8 with names as they are (a console's encoding never touches the report)."""
+    fsutil.write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"),
+                            prefix=".report-")
+
+
+def console_never_fails() -> None:
+    """Every line the batch prints reaches the console, whatever its encoding:
+    a Windows console or a pipe in ASCII or cp1252 gets ``\\xfc`` for a ``ü``
+    it cannot show instead of an error that would end the run."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass  # a stream that cannot change: it keeps its own rules
 
 
 def readable_stem(image: str, taken: set[str]) -> str:
