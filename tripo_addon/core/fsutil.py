@@ -7,6 +7,7 @@ reading the report) briefly holds the target open."""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import time
@@ -106,6 +107,56 @@ def short_name(name: str, limit: int) -> str:
             break
         kept += char
     return f"{kept}~{digest}"
+
+
+@functools.lru_cache(maxsize=256)
+def folder_ignores_case(folder: str) -> bool:
+    """Whether the file system that holds ``folder`` ignores case (Windows;
+    macOS and many shares by default): probed once per folder by asking
+    whether the nearest existing part of the path, spelled in the other case,
+    is the same file."""
+    if os.name == "nt":
+        return True
+    path = os.path.abspath(folder)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    while True:
+        head, tail = os.path.split(path)
+        if tail.swapcase() != tail:
+            try:
+                return os.path.samefile(path, os.path.join(head, tail.swapcase()))
+            except OSError:
+                return False  # no such spelling: the case counts
+        if head == path:
+            return False  # nothing with letters to ask about
+        path = head
+
+
+def path_key(path: str, ignore_case: bool | None = None) -> str:
+    """What two spellings of one file have in common: the normalised path,
+    lower-cased where the file system ignores case (``ignore_case``; None:
+    ask :func:`folder_ignores_case`)."""
+    norm = os.path.normcase(os.path.normpath(path))
+    if ignore_case is None:
+        ignore_case = folder_ignores_case(os.path.dirname(norm) or os.curdir)
+    return norm.lower() if ignore_case else norm
+
+
+def same_path(a: str, b: str, ignore_case: bool | None = None) -> bool:
+    """Whether ``a`` and ``b`` name one file ("" only equals ""); the case rule is ``a``'s folder's."""
+    if not a or not b:
+        return a == b
+    if ignore_case is None:
+        ignore_case = folder_ignores_case(os.path.dirname(os.path.abspath(a)))
+    return path_key(a, ignore_case) == path_key(b, ignore_case)
+
+
+def same_source(a: str, b: str, ignore_case: bool | None = None) -> bool:
+    """Whether two job sources are one image: absolute paths as :func:`same_path`
+    compares them; image names and URLs exactly."""
+    if a and b and os.path.isabs(a) and os.path.isabs(b):
+        return same_path(a, b, ignore_case)
+    return a == b
 
 
 def safe_name(text: str, keep: str = "", replace: str = "", limit: int = 0, ascii_only: bool = False) -> str:

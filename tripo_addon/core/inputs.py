@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from .fsutil import path_key
 from .images import is_url
 
 #: Files a folder or glob contributes: every format Blender reads as an image.
@@ -63,8 +64,10 @@ def _list_file(path: str) -> tuple[list[str], str | None]:
     return out, None
 
 
-def expand(items: list[str], *, recursive: bool = False) -> Inputs:
-    """Every image named by ``items``, in the order given, each once.
+def expand(items: list[str], *, recursive: bool = False, ignore_case: bool | None = None) -> Inputs:
+    """Every image named by ``items``, in the order given, each once (two
+    spellings of one file are one where the file system ignores case: see
+    :func:`~.fsutil.path_key`, which ``ignore_case`` is passed to).
 
     A plain path is kept even if it does not exist or is not an image: the
     job for it then fails alone, with its own message, and the rest go on.
@@ -73,7 +76,7 @@ def expand(items: list[str], *, recursive: bool = False) -> Inputs:
     seen: set[str] = set()
 
     def add(source: str, root: str = "") -> None:
-        key = source if is_url(source) else os.path.normpath(source)
+        key = source if is_url(source) else path_key(source, ignore_case)
         if key not in seen:
             seen.add(key)
             result.sources.append(source)
