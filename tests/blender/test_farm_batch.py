@@ -98,3 +98,44 @@ def test_a_console_that_cannot_show_a_name_never_fails_the_batch(sim, cli_env, t
     text = report.read_bytes().decode("utf-8")
     assert name in text  # the report holds the real name, in UTF-8
     assert json.loads(text)["jobs"][0]["image"] == str(image)
+
+
+def test_a_blend_held_for_a_moment_is_saved_on_a_later_try(blender, tmp_path, monkeypatch):
+    import tripo_addon.blender.cli.outputs as outputs_mod
+
+    out = tmp_path / "scene.blend"
+    out.mkdir()  # Blender cannot put its file there, as while a viewer holds it on Windows
+    pauses = []
+
+    def pause(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            out.rmdir()  # the viewer lets go
+    monkeypatch.setattr(outputs_mod.time, "sleep", pause)
+    outputs = Outputs(report=None, out=str(out), out_dir=None, glb_dir=None)
+    assert outputs.save_blend() and out.is_file() and outputs.problems == []
+    assert pauses == list(fsutil.REPLACE_PAUSES[:2])
+
+
+def test_a_blend_held_for_good_is_one_sentence(blender, tmp_path, monkeypatch):
+    import tripo_addon.blender.cli.outputs as outputs_mod
+
+    out = tmp_path / "scene.blend"
+    out.mkdir()
+    pauses = []
+    monkeypatch.setattr(outputs_mod.time, "sleep", pauses.append)
+    outputs = Outputs(report=None, out=str(out), out_dir=None, glb_dir=None)
+    assert not outputs.save_blend() and not outputs.save_blend()
+    assert len(outputs.problems) == 1 and outputs.problems[0].startswith(f"Could not save {out} (")
+    assert outputs.problems[0].endswith("; check that folder and that no other program holds the file.")
+    assert sum(pauses) < 2 * 2.0  # bounded: about 1.5 s a save
+
+
+def test_an_output_folder_with_a_path_too_long_says_so(sim, cli_env, tmp_path):  # noqa: F811
+    folder_of_images(tmp_path / "in", 1)
+    too_long = tmp_path / ("g" * 300)  # one name over what the file system allows
+    proc = run_cli(["--online-mode", str(tmp_path / "in"), "--glb-dir", str(too_long)], cli_env)
+    assert proc.returncode == 2
+    assert (f"error: Cannot write into the folder for --glb-dir {too_long} (the path is too long); "
+            "pick a folder you can write to.") in proc.stderr
+    assert sim.stats()["submits"] == 0

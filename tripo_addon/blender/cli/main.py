@@ -162,7 +162,7 @@ def _output_problems(args) -> list[str]:
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as exc:
-            problems.append(f"Cannot write into the folder for {flag} {folder} ({exc.strerror}); "
+            problems.append(f"Cannot write into the folder for {flag} {folder} ({os_error_reason(exc)[0]}); "
                             "pick a folder you can write to.")
     return problems
 
