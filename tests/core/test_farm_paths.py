@@ -91,6 +91,11 @@ def test_every_path_a_job_writes_stays_well_inside_260(sim, client, tmp_path, pa
     assert any(p.endswith(".tmp") for p in in_downloads)  # the preview's temporary file
     longest = max(in_downloads, key=path_length)
     assert path_length(longest) <= WELL_INSIDE, longest
+    in_journal = {p for p in written if p.startswith(journal.directory + os.sep)}
+    assert any(p.endswith(".json") for p in in_journal) and in_journal | set(in_downloads) | {downloads} >= set(written)
+    # The journal's own names are short whatever the image is called: it sits in the Blender user
+    # folder, itself often 100 characters on Windows.
+    assert max(path_length(p) - len(journal.directory) for p in in_journal) <= 80, sorted(in_journal)
     assert os.path.basename(job.glb_path).startswith(stem.replace(" ", "_")[:10])  # still named after it
 
 
