@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import os
 import time
 
@@ -100,6 +99,8 @@ def short_name(name: str, limit: int) -> str:
     paths stay short."""
     if path_length(name) <= limit:
         return name
+    import hashlib
+
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     room, kept = max(0, limit - 1 - len(digest)), ""
     for char in name:
