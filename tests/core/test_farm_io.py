@@ -197,3 +197,18 @@ def test_a_durable_write_falls_back_to_fsync(tmp_path, monkeypatch, fsyncs):
     monkeypatch.setattr(fsutil, "fcntl", None)  # Windows: no fcntl module
     fsutil.write_atomically(str(tmp_path / "r.json"), b"{}")
     assert len(fsyncs) == 3
+
+
+def test_the_journal_keeps_why_a_record_waits_in_memory(journal, monkeypatch, no_sleep):
+    from tripo_addon.core import errors as E
+
+    monkeypatch.setattr(fsutil.os, "replace", FlakyReplace(100, lambda dst: OSError(errno.EROFS, "Read-only", dst)))
+    job = Job(source="chair.png", params={}, content_hash="e" * 64)
+    job.request_id = "tripo3d-v2-5-413_paid"
+    with pytest.raises(E.JournalUnwritable) as info:
+        journal.save(job)
+    assert "(the file system is read-only); pick a folder on a writable disk" in info.value.message
+    assert journal.last_write_error.errno == errno.EROFS and no_sleep == []  # not retried: not held open
+    assert fsutil.os_error_reason(journal.last_write_error)[0] == "the file system is read-only"
+    monkeypatch.setattr(fsutil.os, "replace", REAL_REPLACE)
+    assert journal.flush_unsaved() == 1 and journal.last_write_error is None

@@ -130,6 +130,8 @@ class Journal:
         import json
 
         written = 0
+        if not self.unsaved:
+            self.last_write_error = None
         for job_id, record in list(self.unsaved.items()):
             try:
                 self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"), record)
@@ -140,6 +142,8 @@ class Journal:
                 break  # still failing: the next save tries again
             del self.unsaved[job_id]
             written += 1
+            if not self.unsaved:
+                self.last_write_error = None
         return written
 
     def _write(self, job_id: str, data: bytes, record: dict, sync_folder: bool = True) -> None:
