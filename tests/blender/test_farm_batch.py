@@ -129,6 +129,7 @@ def test_a_blend_held_for_good_is_one_sentence(blender, tmp_path, monkeypatch):
     assert len(outputs.problems) == 1 and outputs.problems[0].startswith(f"Could not save {out} (")
     assert outputs.problems[0].endswith("; check that folder and that no other program holds the file.")
     assert sum(pauses) < 2 * 2.0  # bounded: about 1.5 s a save
+    assert not (tmp_path / "scene.blend@").exists()  # Blender's temporary file does not stay
 
 
 def test_an_output_folder_with_a_path_too_long_says_so(sim, cli_env, tmp_path):  # noqa: F811
@@ -139,3 +140,28 @@ def test_an_output_folder_with_a_path_too_long_says_so(sim, cli_env, tmp_path): 
     assert (f"error: Cannot write into the folder for --glb-dir {too_long} (the path is too long); "
             "pick a folder you can write to.") in proc.stderr
     assert sim.stats()["submits"] == 0
+
+
+def test_a_per_image_blend_held_for_a_moment_is_written_on_a_later_try(blender, tmp_path, monkeypatch):
+    import tripo_addon.blender.cli.outputs as outputs_mod
+    from tripo_addon.core.jobs import Job
+
+    collection = blender.data.collections.new("chair")
+    blender.context.scene.collection.children.link(collection)
+    obj = blender.data.objects.new("chair_mesh", blender.data.meshes.new("chair_mesh"))
+    collection.objects.link(obj)
+    job = Job(source="chair.png", params={}, content_hash="e" * 64)
+    job.objects = [obj.name]
+    target = tmp_path / "chair.blend"
+    target.mkdir()  # held, as by a viewer on Windows
+    pauses = []
+
+    def pause(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            target.rmdir()
+    monkeypatch.setattr(outputs_mod.time, "sleep", pause)
+    outputs = Outputs(report=None, out=None, out_dir=str(tmp_path), glb_dir=None)
+    outputs._write_own_blend(Outcome(image="chair.png", job=job), str(target))
+    assert target.is_file() and outputs.problems == [] and len(pauses) == 3
+    assert "chair_mesh" not in blender.data.objects  # without --out the model left the scene once saved

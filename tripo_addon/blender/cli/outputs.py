@@ -94,18 +94,34 @@ class Outputs:
         """Blender itself writes to a temporary file and renames it into place."""
         if not self.out:
             return True
-        for pause in (*fsutil.REPLACE_PAUSES, None):  # a viewer may hold the old file for a moment
-            try:
-                bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(self.out), check_existing=False)
-                break
-            except RuntimeError as exc:
-                if pause is None:
-                    self._problem(f"Could not save {self.out} ({' '.join(str(exc).split())[:200]}); "
-                                  "check that folder and that no other program holds the file.")
-                    return False
-                time.sleep(pause)
+        path = os.path.abspath(self.out)
+        if not self._blender_writes(self.out, lambda: bpy.ops.wm.save_as_mainfile(filepath=path, check_existing=False)):
+            return False
         self.unsaved_imports, self.last_save = 0, time.monotonic()
         return True
+
+    def _blender_writes(self, target: str, write) -> bool:
+        """Run Blender's ``write`` of ``target``, tried again for a moment while
+        another program (a viewer) holds the file; a lasting failure is one sentence."""
+        for pause in (*fsutil.REPLACE_PAUSES, None):
+            try:
+                write()
+                return True
+            except OSError as exc:
+                if exc.errno is not None and (pause is None or not fsutil.held_open(exc)):
+                    self._problem(fsutil.save_failure(exc, target))
+                    return False
+                failure = exc
+            except RuntimeError as exc:
+                failure = exc
+            # Blender's own words (no errno): "Cannot change old file" is a file held open.
+            if pause is None:
+                fsutil.quiet_remove(os.path.abspath(target) + "@")  # Blender's temporary file
+                self._problem(f"Could not save {target} ({' '.join(str(failure).split())[:200]}); "
+                              "check that folder and that no other program holds the file.")
+                return False
+            time.sleep(pause)
+        return False
 
     def _copy_glb(self, source: str, target: str) -> None:
         tmp = target + ".tmp"
@@ -123,13 +139,8 @@ class Outputs:
         if not objects:
             return
         collection = objects[0].users_collection[0]
-        try:
-            bpy.data.libraries.write(os.path.abspath(target), {collection}, fake_user=True)
-        except OSError as exc:
-            self._problem(fsutil.save_failure(exc, target))
-            return
-        except RuntimeError as exc:
-            self._problem(f"Could not save {target} ({' '.join(str(exc).split())[:200]}); check that folder.")
+        path = os.path.abspath(target)
+        if not self._blender_writes(target, lambda: bpy.data.libraries.write(path, {collection}, fake_user=True)):
             return
         if not self.out:
             for obj in list(collection.all_objects):
