@@ -49,16 +49,22 @@ def test_a_report_held_open_is_retried_and_a_lasting_refusal_said_once(tmp_path,
     assert held.calls == 4 and json.loads(report.read_text())["jobs"][0]["image"] == "a.png"
     assert outputs.problems == []
 
-    monkeypatch.setattr(fsutil.os, "replace", HeldOpen(10_000))
+    held = HeldOpen(10_000)
+    monkeypatch.setattr(fsutil.os, "replace", held)
     for index in (1, 2):  # the batch goes on: each job's rewrite tries again, the problem is said once
         outputs.job_done(index, Outcome(image=f"{'bc'[index - 1]}.png", error="no"))
+    # The first rewrite waited (bounded); the next one tried once, so a held report never slows the batch.
+    assert held.calls == len(fsutil.REPLACE_PAUSES) + 1 + 1
+    assert no_sleep == list(fsutil.REPLACE_PAUSES[:3]) + list(fsutil.REPLACE_PAUSES)
     assert outputs.problems == [f"Could not save the report {report} (permission denied); make that folder "
                                 "writable or pick another."]
     assert len(json.loads(report.read_text())["jobs"]) == 1  # the last good report is still whole
     assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
 
-    monkeypatch.setattr(fsutil.os, "replace", REAL_REPLACE)
-    assert outputs.write_report() and len(json.loads(report.read_text())["jobs"]) == 3
+    held = HeldOpen(2)  # the monitor lets go: the final rewrite waits for it again
+    monkeypatch.setattr(fsutil.os, "replace", held)
+    assert outputs.write_report(final=True) and len(json.loads(report.read_text())["jobs"]) == 3
+    assert held.calls == 3
 
 
 def test_the_batch_goes_on_when_its_report_cannot_be_written(sim, cli_env, tmp_path):  # noqa: F811

@@ -32,15 +32,16 @@ def held_open(exc: OSError) -> bool:
             or exc.errno == errno.EBUSY)
 
 
-def replace(src: str, dst: str) -> None:
+def replace(src: str, dst: str, pauses: tuple = REPLACE_PAUSES) -> None:
     """``os.replace``, tried again a few times while the target is held open.
 
     On Windows a rename over a file that someone has open fails with "access
     denied" or a sharing violation for as long as they hold it, typically
     milliseconds. On POSIX a PermissionError is final, but a few short pauses
-    cost little. Every rename of the add-on goes through here.
+    cost little. Every rename of the add-on goes through here; ``pauses=()``
+    tries once (a file known to be held for long).
     """
-    for pause in REPLACE_PAUSES:
+    for pause in pauses:
         try:
             os.replace(src, dst)
             return
@@ -69,7 +70,7 @@ def durable_sync(fd: int) -> None:
     os.fsync(fd)
 
 
-def write_atomically(path: str, data: bytes, prefix: str = ".tmp-") -> None:
+def write_atomically(path: str, data: bytes, prefix: str = ".tmp-", pauses: tuple = REPLACE_PAUSES) -> None:
     """Write ``data`` to ``path`` through a durable temporary file and one rename:
     a reader sees the old file or the new one, each whole."""
     import tempfile
@@ -81,7 +82,7 @@ def write_atomically(path: str, data: bytes, prefix: str = ".tmp-") -> None:
             f.write(data)
             f.flush()
             durable_sync(f.fileno())
-        replace(tmp, path)
+        replace(tmp, path, pauses)
     except BaseException:
         quiet_remove(tmp)
         raise

@@ -305,7 +305,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     if args.out:
         if outputs.save_blend():
             progress.say(f"Saved {args.out}")
-    if outputs.write_report() and args.report:
+    if outputs.write_report(final=True) and args.report:
         progress.say(f"Wrote {args.report}")
     for line in outputs.problems:
         print(f"error: {line}", file=sys.stderr, flush=True)

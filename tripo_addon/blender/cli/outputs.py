@@ -16,10 +16,10 @@ from ...core.fsutil import safe_name
 from ..engine.batch import Outcome
 
 
-def write_json_atomically(path: str, data: dict) -> None:
+def write_json_atomically(path: str, data: dict, pauses: tuple = fsutil.REPLACE_PAUSES) -> None:
     """UTF-8 with names as they are (a console's encoding never touches the report)."""
     fsutil.write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"),
-                            prefix=".report-")
+                            prefix=".report-", pauses=pauses)
 
 
 def console_never_fails() -> None:
@@ -58,6 +58,7 @@ class Outputs:
         self.last_save = time.monotonic()
         self._stems: set[str] = set()
         self.problems: list[str] = []
+        self._report_failing = False  # a rewrite failed after waiting: the next ones do not wait
 
     def job_done(self, index: int, outcome: Outcome) -> None:
         self.outcomes[index] = outcome
@@ -73,17 +74,21 @@ class Outputs:
                 self.unsaved_imports >= self.save_every or time.monotonic() - self.last_save >= self.save_seconds):
             self.save_blend()
 
-    def write_report(self) -> bool:
+    def write_report(self, final: bool = False) -> bool:
         """Rewrite the report; a failure is said once at the end and the batch goes on
-        (the next job's rewrite tries again)."""
+        (the next job's rewrite tries again: once, without waiting, until one works;
+        the ``final`` one waits again)."""
         if not self.report:
             return True
         jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
+        pauses = () if self._report_failing and not final else fsutil.REPLACE_PAUSES
         try:
-            write_json_atomically(self.report, {"jobs": jobs})
+            write_json_atomically(self.report, {"jobs": jobs}, pauses)
         except OSError as exc:
+            self._report_failing = True
             self._problem(fsutil.save_failure(exc, f"the report {self.report}"))
             return False
+        self._report_failing = False
         return True
 
     def _problem(self, sentence: str) -> None:
