@@ -223,10 +223,6 @@ def os_error_reason(exc: OSError) -> tuple[str, str]:
     return (exc.strerror or type(exc).__name__).lower(), "check that folder"
 
 
-def _reason(exc: OSError) -> str:
-    return os_error_reason(exc)[0]
-
-
 def save_failure(exc: OSError, what: str, where: str = "", then: str = "") -> str:
     """One sentence for a save that failed: ``Could not save WHAT in WHERE
     (why); what to do[, THEN].`` — the reason is the OSError's own, never a
