@@ -171,3 +171,14 @@ def test_a_per_image_blend_held_for_a_moment_is_written_on_a_later_try(blender, 
     outputs._write_own_blend(Outcome(image="chair.png", job=job), str(target))
     assert target.is_file() and outputs.problems == [] and len(pauses) == 3
     assert "chair_mesh" not in blender.data.objects  # without --out the model left the scene once saved
+
+
+def test_output_names_stay_short_and_distinct():
+    from tripo_addon.blender.cli.outputs import readable_stem
+
+    taken: set[str] = set()
+    long_name = "\U00020000" * 70
+    names = [readable_stem(f"/in/{long_name}{i}.png", taken) for i in range(2)] + [
+        readable_stem("/in/chair.png", taken), readable_stem("/other/Chair.png", taken)]
+    assert all(fsutil.path_length(n) <= 60 + 3 for n in names) and len(set(names)) == 4
+    assert names[2:] == ["chair", "Chair_2"]

@@ -37,7 +37,8 @@ def console_never_fails() -> None:
 def readable_stem(image: str, taken: set[str]) -> str:
     """A file name for an image's outputs: its own name, made unique in this run."""
     stem = os.path.splitext(os.path.basename(image.split("?", 1)[0].rstrip("/")))[0] or "model"
-    stem = fsutil.short_name(safe_name(stem, keep="-_.", replace="_"), 80) or "model"
+    # 60 (as Windows counts): an --out-dir or --glb-dir of 150 characters keeps its files under 230.
+    stem = fsutil.short_name(safe_name(stem, keep="-_.", replace="_"), 60) or "model"
     name, n = stem, 2
     while name.lower() in taken:
         name, n = f"{stem}_{n}", n + 1
