@@ -15,7 +15,7 @@ import pytest
 import yaml
 from helpers import SIM_KEY, make_image
 
-from tripo_addon.core.inputs import shard_of, take_shard
+from tripo_addon.core.inputs import shard_key, shard_of, take_shard
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE = os.path.join(REPO, "farm", "openjd", "tripo3d-batch.yaml")
@@ -55,13 +55,13 @@ def params_for(inp, out) -> dict:
 @pytest.fixture
 def folder(tmp_path):
     """Six images whose names put two in each of the three shards (the shard
-    is a hash of the path, so the names are picked for this folder)."""
+    is a hash of the path relative to the folder, so the names are picked)."""
     inp = tmp_path / "in folder"   # a space: paths must survive the template's quoting
     inp.mkdir()
     picked: dict[int, list[str]] = {k: [] for k in range(1, SHARDS + 1)}
     for i in range(200):
         name = f"photo_{i:03d}.png"
-        k = shard_of(os.path.join(str(inp), name), SHARDS)
+        k = shard_of(name, SHARDS)
         if len(picked[k]) < 2:
             picked[k].append(name)
         if all(len(v) == 2 for v in picked.values()):
@@ -116,13 +116,14 @@ def test_every_image_imported_once_across_the_shards(sim, user_res, folder, tmp_
     assert proc.returncode == 0, log[-4000:]
     assert SIM_KEY not in log   # the key came from the environment and was never printed
 
+    keys = {p: shard_key(p, str(inp)) for p in images}
     seen: list[str] = []
     request_ids: set[str] = set()
     blends = []
     for k in range(1, SHARDS + 1):
         jobs = json.loads((out / f"report-{k}.json").read_text())["jobs"]
         mine = [j["image"] for j in jobs]
-        assert mine == take_shard(images, k, SHARDS), f"shard {k} took {mine}"
+        assert mine == take_shard(images, k, SHARDS, keys), f"shard {k} took {mine}"
         assert all(j["status"] == "COMPLETED" and j["objects"] for j in jobs)
         seen += mine
         request_ids |= {j["request_id"] for j in jobs}
@@ -139,7 +140,7 @@ def test_every_image_imported_once_across_the_shards(sim, user_res, folder, tmp_
 
     contents = blend_contents(blends)
     for k, path in enumerate(blends, 1):
-        stems = sorted(os.path.splitext(os.path.basename(i))[0] for i in take_shard(images, k, SHARDS))
+        stems = sorted(os.path.splitext(os.path.basename(i))[0] for i in take_shard(images, k, SHARDS, keys))
         assert contents[path]["collections"] == stems
         report = json.loads((out / f"report-{k}.json").read_text())["jobs"]
         assert set(contents[path]["requests"]) == {j["request_id"] for j in report}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import time
 
+from .fsutil import replace
+
 #: Keep the log small: older entries go when it passes this size.
 MAX_BYTES = 1024 * 1024
 
@@ -24,7 +26,7 @@ def record(directory: str, exc: BaseException, context: str) -> str:
     try:
         os.makedirs(folder, exist_ok=True)
         if os.path.exists(path) and os.path.getsize(path) > MAX_BYTES:
-            os.replace(path, path + ".1")
+            replace(path, path + ".1")
         with open(path, "a", encoding="utf-8") as f:
             f.write(entry)
     except OSError:

@@ -17,6 +17,7 @@ import time
 import bpy
 
 from ...core import errors as E
+from ...core.fsutil import os_error_reason
 from ...core.net.gateway import RetryPolicy
 from ...core.storage.delivery import S3, describe
 from ...core.images import is_url
@@ -29,7 +30,7 @@ from .checks import choose_key, number_problems
 from ...core.placement_options import ImportOptions
 from ..imp.prerequisites import missing_prerequisites
 from ..engine import batch
-from .outputs import Outputs, Progress
+from .outputs import Outputs, Progress, console_never_fails
 from ..engine.manager import manager
 from ...core.choices import ALIGNMENTS, ORIENTATIONS, TEXTURES
 from ..engine.upload_cleanup import clean_uploads
@@ -163,7 +164,7 @@ def _output_problems(args) -> list[str]:
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as exc:
-            problems.append(f"Cannot write into the folder for {flag} {folder} ({exc.strerror}); "
+            problems.append(f"Cannot write into the folder for {flag} {folder} ({os_error_reason(exc)[0]}); "
                             "pick a folder you can write to.")
     return problems
 
@@ -173,6 +174,7 @@ def _say(line: str) -> None:
 
 
 def main(argv: list[str], prog: str = "generate.py") -> int:
+    console_never_fails()
     try:
         args = build_parser(prog).parse_args(argv)
     except _UsageError as exc:
@@ -202,13 +204,14 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     except E.TripoError as exc:
         problems.append(exc.message)
     except OSError as exc:
-        problems.append(f"The job journal's folder cannot be used ({exc.strerror}); check the Blender user "
-                        "folder (BLENDER_USER_RESOURCES) and free some disk space.")
+        reason, advice = os_error_reason(exc)
+        problems.append(f"The job journal's folder cannot be used ({reason}); {advice} "
+                        "(or set BLENDER_USER_RESOURCES to a writable folder).")
     inputs = expand_inputs(args.images, recursive=args.recursive)
     images = inputs.sources
     if args.shard:
         try:
-            images = take_shard(images, *parse_shard(args.shard))
+            images = take_shard(images, *parse_shard(args.shard), keys=inputs.shard_keys)
         except ValueError as exc:
             problems.append(str(exc))
     if not inputs.sources:
@@ -305,8 +308,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     if args.out:
         if outputs.save_blend():
             progress.say(f"Saved {args.out}")
-    outputs.write_report()
-    if args.report:
+    if outputs.write_report(final=True) and args.report:
         progress.say(f"Wrote {args.report}")
     for line in outputs.problems:
         print(f"error: {line}", file=sys.stderr, flush=True)
@@ -330,9 +332,10 @@ def _unsaved_request_ids() -> list[str]:
         jr.flush_unsaved()
     except OSError:
         pass
+    why = os_error_reason(jr.last_write_error) if jr.last_write_error else ("", "free some disk space")
     return [f"could not write the job record of {rec.get('source', '?')} (request {rec.get('request_id')}) "
-            f"to {jr.jobs_dir}; keep this request id, and free some disk space" for rec in jr.unsaved.values()
-            if rec.get("request_id")]
+            f"to {jr.jobs_dir}{f' ({why[0]})' if why[0] else ''}; keep this request id, and {why[1]}"
+            for rec in jr.unsaved.values() if rec.get("request_id")]
 
 
 class _Interrupted(BaseException):

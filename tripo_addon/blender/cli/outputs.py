@@ -7,34 +7,38 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 import bpy
 
+from ...core import fsutil
 from ...core.fsutil import safe_name
 from ..engine.batch import Outcome
 
 
-def write_json_atomically(path: str, data: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def write_json_atomically(path: str, data: dict, pauses: tuple = fsutil.REPLACE_PAUSES) -> None:
+    """UTF-8 with names as they are (a console's encoding never touches the report)."""
+    fsutil.write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"),
+                            prefix=".report-", pauses=pauses)
+
+
+def console_never_fails() -> None:
+    """Every line the batch prints reaches the console, whatever its encoding:
+    a Windows console or a pipe in ASCII or cp1252 gets ``\\xfc`` for a ``ü``
+    it cannot show instead of an error that would end the run."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass  # a stream that cannot change: it keeps its own rules
 
 
 def readable_stem(image: str, taken: set[str]) -> str:
     """A file name for an image's outputs: its own name, made unique in this run."""
     stem = os.path.splitext(os.path.basename(image.split("?", 1)[0].rstrip("/")))[0] or "model"
-    stem = safe_name(stem, keep="-_.", replace="_", limit=80) or "model"
+    # 60 (as Windows counts): an --out-dir or --glb-dir of 150 characters keeps its files under 230.
+    stem = fsutil.short_name(safe_name(stem, keep="-_.", replace="_"), 60) or "model"
     name, n = stem, 2
     while name.lower() in taken:
         name, n = f"{stem}_{n}", n + 1
@@ -55,6 +59,7 @@ class Outputs:
         self.last_save = time.monotonic()
         self._stems: set[str] = set()
         self.problems: list[str] = []
+        self._report_failing = False  # a rewrite failed after waiting: the next ones do not wait
 
     def job_done(self, index: int, outcome: Outcome) -> None:
         self.outcomes[index] = outcome
@@ -70,30 +75,68 @@ class Outputs:
                 self.unsaved_imports >= self.save_every or time.monotonic() - self.last_save >= self.save_seconds):
             self.save_blend()
 
-    def write_report(self) -> None:
-        if self.report:
-            jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
-            write_json_atomically(self.report, {"jobs": jobs})
+    def write_report(self, final: bool = False) -> bool:
+        """Rewrite the report; a failure is said once at the end and the batch goes on
+        (the next job's rewrite tries again: once, without waiting, until one works;
+        the ``final`` one waits again)."""
+        if not self.report:
+            return True
+        jobs = [self.outcomes[i].to_report() for i in sorted(self.outcomes)]
+        pauses = () if self._report_failing and not final else fsutil.REPLACE_PAUSES
+        try:
+            write_json_atomically(self.report, {"jobs": jobs}, pauses)
+        except OSError as exc:
+            self._report_failing = True
+            self._problem(fsutil.save_failure(exc, f"the report {self.report}"))
+            return False
+        self._report_failing = False
+        return True
+
+    def _problem(self, sentence: str) -> None:
+        if sentence not in self.problems:
+            self.problems.append(sentence)
 
     def save_blend(self) -> bool:
         """Blender itself writes to a temporary file and renames it into place."""
         if not self.out:
             return True
-        try:
-            bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(self.out), check_existing=False)
-        except RuntimeError as exc:
-            self.problems.append(f"could not save {self.out} ({' '.join(str(exc).split())[:200]})")
+        path = os.path.abspath(self.out)
+        if not self._blender_writes(self.out, lambda: bpy.ops.wm.save_as_mainfile(filepath=path, check_existing=False)):
             return False
         self.unsaved_imports, self.last_save = 0, time.monotonic()
         return True
+
+    def _blender_writes(self, target: str, write) -> bool:
+        """Run Blender's ``write`` of ``target``, tried again for a moment while
+        another program (a viewer) holds the file; a lasting failure is one sentence."""
+        for pause in (*fsutil.REPLACE_PAUSES, None):
+            try:
+                write()
+                return True
+            except OSError as exc:
+                if exc.errno is not None and (pause is None or not fsutil.held_open(exc)):
+                    self._problem(fsutil.save_failure(exc, target))
+                    return False
+                failure = exc
+            except RuntimeError as exc:
+                failure = exc
+            # Blender's own words (no errno): "Cannot change old file" is a file held open.
+            if pause is None:
+                fsutil.quiet_remove(os.path.abspath(target) + "@")  # Blender's temporary file
+                self._problem(f"Could not save {target} ({' '.join(str(failure).split())[:200]}); "
+                              "check that folder and that no other program holds the file.")
+                return False
+            time.sleep(pause)
+        return False
 
     def _copy_glb(self, source: str, target: str) -> None:
         tmp = target + ".tmp"
         try:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            fsutil.replace(tmp, target)
         except OSError as exc:
-            self.problems.append(f"could not copy the model to {target} ({exc.strerror})")
+            fsutil.quiet_remove(tmp)
+            self._problem(fsutil.save_failure(exc, f"a copy of the model as {target}"))
 
     def _write_own_blend(self, outcome: Outcome, target: str) -> None:
         """The model's collection alone in its own .blend; without --out the
@@ -102,10 +145,8 @@ class Outputs:
         if not objects:
             return
         collection = objects[0].users_collection[0]
-        try:
-            bpy.data.libraries.write(os.path.abspath(target), {collection}, fake_user=True)
-        except (OSError, RuntimeError) as exc:
-            self.problems.append(f"could not write {target} ({' '.join(str(exc).split())[:200]})")
+        path = os.path.abspath(target)
+        if not self._blender_writes(target, lambda: bpy.data.libraries.write(path, {collection}, fake_user=True)):
             return
         if not self.out:
             for obj in list(collection.all_objects):

@@ -8,6 +8,7 @@ import time
 import bpy
 
 from ...core.errors import scrub
+from ...core.fsutil import same_path
 from ...core.jobs import Job, State
 from ..imp.import_step import import_job
 from ..windows import redraw, window_context
@@ -23,7 +24,7 @@ class Landing:
         ``asked``: the user asked for this import; otherwise the model only goes
         into the file that started the job.
         """
-        elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
+        elsewhere = not same_path(job.blend_file, bpy.data.filepath) or job.id in self.offer_only
         if not asked and elsewhere:
             self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job

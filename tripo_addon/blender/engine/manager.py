@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import bpy
 
 from ...core import errors as E
+from ...core.fsutil import same_source
 from ...core.jobs import FINISHED, NOT_SENT, READY_TO_IMPORT, Job, State
 from ...core.journal.locks import JobLock
 from ...core.net.ratelimit import SharedLimiter
@@ -132,7 +133,7 @@ class JobManager(Landing, Placeholders):
         active = self.active_ids()
         if request is not None:
             for other in (self.jobs.get(i) for i in active):
-                if other is not None and other.source == job.source and other.params == job.params:
+                if other is not None and same_source(other.source, job.source) and other.params == job.params:
                     raise E.TripoError(f"{other.label} is already being generated with these options"
                                        + ("; wait for it to finish before paying for another." if request.force
                                           else ". Shift+click Generate to pay for another one."))

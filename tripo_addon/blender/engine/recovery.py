@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bpy
 
+from ...core.fsutil import same_path
 from ...core.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ...core.journal.locks import JobLock
 from ..user_data import journal
@@ -57,7 +58,7 @@ def _recover_one(manager, job: Job, online: bool, have_key: bool, lock: JobLock)
         if not job.blend_file:
             manager.offer_only.add(job.id)
         manager.start(job, lock=lock)
-    elif job.state in READY_TO_IMPORT and job.blend_file and job.blend_file == bpy.data.filepath:
+    elif job.state in READY_TO_IMPORT and job.blend_file and same_path(job.blend_file, bpy.data.filepath):
         # Not here: this runs inside Blender's file-load handler, where an import
         # and its undo step crash Blender 4.3; the next tick imports it.
         manager.import_soon.add(job.id)

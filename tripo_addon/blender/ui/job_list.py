@@ -12,6 +12,7 @@ import bpy
 from bpy.props import CollectionProperty, IntProperty, StringProperty
 
 from ...core.engine import job_display
+from ...core.fsutil import same_source
 from ..engine.manager import manager
 from .properties import chosen_params, chosen_source, panel_settings
 
@@ -80,7 +81,7 @@ def existing_result(context):
         return None
     params = chosen_params(panel_settings(context))
     for job in sorted(manager.jobs.values(), key=lambda j: j.created_at, reverse=True):
-        if job.source in names and job.params == params and job.glb_path and job.id not in manager.threads \
+        if any(same_source(job.source, n) for n in names) and job.params == params and job.glb_path and job.id not in manager.threads \
                 and job.state in ("imported", "downloaded") and os.path.exists(job.glb_path):
             return job
     return None

@@ -7,6 +7,7 @@ import os
 import bpy
 
 from ...core import preview_png
+from ...core.fsutil import path_key
 from ...core.jobs import Job
 from ..engine.manager import manager
 from ..windows import redraw
@@ -95,11 +96,11 @@ def _image_for_source(source: str):
     image = bpy.data.images.get(source)
     if image is not None:
         return image
-    key = os.path.normpath(os.path.abspath(source)) if os.path.isabs(source) else None
+    key = path_key(os.path.abspath(source)) if os.path.isabs(source) else None
     if key is None:
         return None
     for image in bpy.data.images:
-        if image.source == "FILE" and image.filepath and os.path.normpath(
+        if image.source == "FILE" and image.filepath and path_key(
                 bpy.path.abspath(image.filepath, library=image.library)) == key:
             return image
     return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .. import errors as E
+from ..fsutil import save_failure
 from ..storage.delivery import S3, Delivery, InlineRefused, deliver, release
 from ..jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from ..journal.store import Journal
@@ -260,9 +261,8 @@ def _download(job: Job, client: GatewayClient, journal: Journal, settings: RunSe
         changed()
         return
     except OSError as exc:  # the model could not be saved here (a full disk...): paid, so resumable
-        job.fail(State.INTERRUPTED, E.DownloadError(
-            f"Could not save the model of {job.label} ({exc.strerror or exc}); free some disk space or pick "
-            "another download folder, and the job resumes without a new charge."))
+        job.fail(State.INTERRUPTED, E.DownloadError(save_failure(
+            exc, f"the model of {job.label}", then=", and the job resumes without a new charge")))
         changed()
         return
     job.glb_path = path

@@ -24,7 +24,7 @@ import time
 from . import locks
 from ..errors import scrub
 from ..fsutil import quiet_remove as _quiet_remove
-from ..fsutil import replace, safe_name, unwritable
+from ..fsutil import durable_sync, replace, safe_name, short_name, unwritable
 from ..jobs import FINISHED, Job, keeps_an_upload
 from .index import KeyIndex
 from .markers import MarkerSet
@@ -38,6 +38,8 @@ __all__ = ["JobLock", "Journal"]
 #: Jobs listed at start-up besides the unfinished ones: the ones changed
 #: last, so a journal of thousands starts as fast as a short one.
 START_HISTORY = 100
+#: The longest image name a download is named after (see :meth:`Journal.download_path`).
+STEM_LIMIT = 40
 
 
 class Journal:
@@ -54,6 +56,8 @@ class Journal:
         self._lock = threading.Lock()
         #: job id -> latest record that could not be written yet.
         self.unsaved: dict[str, dict] = {}
+        #: Why the last record could not be written (None once one could).
+        self.last_write_error: OSError | None = None
         self.prune_locks()
         self.index = KeyIndex(os.path.join(directory, "index"))
         #: The unfinished jobs (read at start-up) and those whose image may still be
@@ -82,7 +86,7 @@ class Journal:
             fd, tmp = _new_temp(self.jobs_dir, ".check-")
             try:
                 os.write(fd, b"{}")
-                os.fsync(fd)
+                durable_sync(fd)
             finally:
                 os.close(fd)
                 _quiet_remove(tmp)
@@ -107,6 +111,7 @@ class Journal:
                 self._write(job.id, data, record, sync_folder=sync_folder)
             except OSError as exc:
                 self.unsaved[job.id] = json.loads(data)  # a copy the caller cannot change
+                self.last_write_error = exc
                 raise unwritable(self.jobs_dir, exc) from None
             self.unsaved.pop(job.id, None)
             self._flush_locked()  # the disk works again: write what waited
@@ -127,15 +132,20 @@ class Journal:
         import json
 
         written = 0
+        if not self.unsaved:
+            self.last_write_error = None
         for job_id, record in list(self.unsaved.items()):
             try:
                 self._write(job_id, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"), record)
             except OSError as exc:
+                self.last_write_error = exc
                 if raise_on_failure:
                     raise unwritable(self.jobs_dir, exc) from None
                 break  # still failing: the next save tries again
             del self.unsaved[job_id]
             written += 1
+            if not self.unsaved:
+                self.last_write_error = None
         return written
 
     def _write(self, job_id: str, data: bytes, record: dict, sync_folder: bool = True) -> None:
@@ -149,7 +159,7 @@ class Journal:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                durable_sync(f.fileno())
             replace(tmp, self._path(job_id))
         except BaseException:
             _quiet_remove(tmp)
@@ -272,7 +282,9 @@ class Journal:
     def download_path(self, job: Job, directory: str = "") -> str:
         """Where a job's GLB goes: our own name, never one from the server."""
         stem = os.path.splitext(_file_name(job.source))[0]
-        stem = safe_name(stem, keep="-_", replace="_", limit=40) or "model"
+        # At most 40 (as Windows counts): a 150-character download folder leaves its
+        # GLB at 204, the partial download and the preview's temporary file under 230.
+        stem = short_name(safe_name(stem, keep="-_", replace="_"), STEM_LIMIT) or "model"
         directory = directory or self.downloads_dir
         try:
             os.makedirs(directory, exist_ok=True)
@@ -340,7 +352,7 @@ def _fsync_dir(path: str) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
+        durable_sync(fd)
     except OSError:
         pass
     finally:

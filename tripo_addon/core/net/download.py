@@ -28,7 +28,7 @@ import requests
 from .. import errors as E
 from .answers import is_web_page
 from .deadline import Deadline
-from ..fsutil import replace
+from ..fsutil import durable_sync, replace
 from ..glb import HEADER_SIZE, check_glb_file, external_references, looks_like_glb
 from .urls import check_url, shorten
 
@@ -212,7 +212,7 @@ class DownloadMixin:
                 deadline.disarm()  # a slow disk is not a slow server
                 out.flush()
                 # The guarantee: nothing counts as downloaded before this returns.
-                os.fsync(out.fileno())
+                durable_sync(out.fileno())
         return received, total
 
 
