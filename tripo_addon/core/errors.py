@@ -42,6 +42,12 @@ class BadImage(TripoError):
     kind = "bad_image"
 
 
+class BadOption(TripoError):
+    """An option of the game-ready step (face budget, LODs, export...) or an extra gateway field that cannot work."""
+
+    kind = "bad_option"
+
+
 # --- answers of the gateway ----------------------------------------------------
 
 class BadRequest(TripoError):
