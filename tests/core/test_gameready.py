@@ -135,3 +135,43 @@ def test_merge_extra_refuses_a_documented_field_with_its_option():
         merge_extra({}, {"image_url": "https://x"})
     with pytest.raises(E.BadOption, match="cannot be sent as JSON"):
         merge_extra({}, {"when": object()})
+
+
+# --- extra gateway fields travel, and name their own job ---------------------------------------
+
+def test_extra_fields_travel_in_the_submit_body(sim, make_client, journal, prepared, params):
+    from tripo_addon.core.engine.planning import Decision, plan
+    from tripo_addon.core.engine.runner import RunSettings, advance
+
+    extra = {"face_limit": 8000, "pbr": False, "seeds": [1, 2], "texture_quality": "detailed"}
+    p = plan(journal, prepared, merge_extra(params, extra))
+    assert p.decision == Decision.SUBMIT
+    job = advance(p.job, make_client(), journal, image_url=prepared.image_url,
+                  settings=RunSettings(poll_interval=0.02))
+    p.release()
+    assert job.request_id
+    [sent] = sim.jobs()
+    assert sent["params"] == {**params, **extra}  # false and lists arrive as they are
+    assert journal.load(job.id).params == {**params, **extra}
+
+
+def test_another_face_limit_is_another_job(sim, make_client, journal, prepared, params):
+    from tripo_addon.core.engine.planning import Decision, plan
+    from tripo_addon.core.engine.runner import RunSettings, advance
+
+    fast = RunSettings(poll_interval=0.02)
+    first = plan(journal, prepared, merge_extra(params, {"face_limit": 8000}))
+    done = advance(first.job, make_client(), journal, image_url=prepared.image_url, settings=fast)
+    first.release()
+    assert done.state == "downloaded"
+
+    same = plan(journal, prepared, merge_extra(params, {"face_limit": 8000}))
+    assert same.decision == Decision.REIMPORT and same.job.id == done.id  # never paid twice
+    same.release()
+    other = plan(journal, prepared, merge_extra(params, {"face_limit": 4000}))
+    assert other.decision == Decision.SUBMIT and other.job.id != done.id
+    other.release()
+    plain = plan(journal, prepared, params)
+    assert plain.decision == Decision.SUBMIT and plain.job.id not in (done.id, other.job.id)
+    plain.release()
+    assert sim.stats()["submits"] == 1
