@@ -200,6 +200,8 @@ def decimated_mesh(obj, ratio: float):
 
 def decimate(obj, ratio: float, *, keep_modifier: bool = False) -> None:
     """Reduce ``obj`` to ``ratio`` of its triangles: its mesh replaced, or a Decimate modifier kept."""
+    if ratio >= 1.0 and obj.modifiers.get(DECIMATE_NAME) is None:
+        return  # within the budget already
     if keep_modifier:
         _decimate_modifier(obj, ratio)
         return
