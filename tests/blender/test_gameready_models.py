@@ -82,11 +82,16 @@ def test_budget_and_texture_size_keep_uvs_and_materials(model):
 
 
 @pytest.mark.matrix
-def test_lods_are_named_for_the_engines_and_follow_the_budgets(model):
+def test_lods_are_named_for_the_engines_and_follow_the_budgets(blender, tripo_glb):
+    result = import_glb(tripo_glb, "robot", ImportOptions(), provenance={"request_id": "req-1"})
+    model = [bpy.data.objects[name] for name in result.objects]
     out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))
     assert [o.name for o in out] == ["robot", "robot_LOD0", "robot_LOD1", "robot_LOD2"]
     group, *lods = out
     assert group.type == "EMPTY" and all(o.parent == group for o in lods)
+    assert group["tripo3d_request_id"] == "req-1"  # the job's provenance stays on the model's top
+    assert not [k for lod in lods for k in lod.keys() if k.startswith("tripo3d_")]
+    assert all(lod.matrix_world == group.matrix_world for lod in lods)  # the levels lie on each other
     for lod, expected in zip(lods, (5000, 2500, 1250), strict=True):
         assert near(triangle_count([lod]), expected), lod.name
         assert lod.data.uv_layers.active is not None and lod.material_slots[0].material is not None

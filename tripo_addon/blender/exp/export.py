@@ -20,6 +20,7 @@ import os
 import bpy
 
 from ...core import errors as E
+from ...core.errors import ExportFailed
 from ...core.gameready import FORMAT_EXTENSIONS, FORMATS
 from ..compat import save_image_copy, usd_texture_arguments
 from .optimise import model_images
@@ -35,12 +36,6 @@ EXPORTERS = {
 #: Image file extensions Blender writes for an image's file_format (OBJ's textures).
 _IMAGE_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "TARGA": ".tga", "TARGA_RAW": ".tga", "BMP": ".bmp",
                      "OPEN_EXR": ".exr", "TIFF": ".tif", "WEBP": ".webp"}
-
-
-class ExportFailed(E.TripoError):
-    """A model could not be written: its exporter is missing, or it failed."""
-
-    kind = "export_failed"
 
 
 def exporter(fmt: str):

@@ -155,7 +155,7 @@ def _view_layer_of(obj):
     for layer in layers:
         if layer.objects.get(obj.name) == obj:
             return layer
-    raise E.TripoError(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be reduced; "
+    raise E.OptimiseFailed(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be reduced; "
                        "link it to a scene (or include its collection) and try again.")
 
 
