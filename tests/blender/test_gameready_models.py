@@ -146,6 +146,17 @@ def test_exported_model_opens_again_with_its_lods_uvs_and_textures(model, tmp_pa
         assert 0 < max(image.size) <= LIMIT, image.name
 
 
+@pytest.mark.parametrize("fmt", ["fbx", "glb", "obj"])
+def test_the_panels_kept_modifiers_are_applied_in_the_exported_file(model, tmp_path, fmt):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3), keep_modifiers=True)
+    path = str(tmp_path / f"robot.{fmt}")
+    export(out, path, fmt)
+    meshes = meshes_by_name(reopened(path, fmt))
+    assert sorted(meshes) == ["robot_LOD0", "robot_LOD1", "robot_LOD2"]
+    for name, expected in (("robot_LOD0", 5000), ("robot_LOD1", 2500), ("robot_LOD2", 1250)):
+        assert near(triangle_count([meshes[name]]), expected), name
+
+
 @pytest.mark.matrix
 def test_stl_is_one_solid_at_the_budget(model, tmp_path):
     out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))

@@ -123,6 +123,7 @@ def export(objects, path: str, fmt: str) -> list[str]:
     if not objects:
         raise ExportFailed(f"There is nothing to export to {os.path.basename(path)}: the model has no objects.")
     view_layer = bpy.context.view_layer
+    view_layer.update()  # objects just linked (LODs) join the layer's list only once it syncs
     missing = [o.name for o in objects if view_layer.objects.get(o.name) != o]
     if missing:
         raise ExportFailed(f"{missing[0]} is not in the current view layer, so it cannot be exported; "
