@@ -98,6 +98,33 @@ def test_lods_are_named_for_the_engines_and_follow_the_budgets(blender, tripo_gl
     assert len({lod.data.name for lod in lods}) == 3  # each LOD its own mesh
 
 
+@pytest.mark.parametrize("top", ["empty", "none"])
+def test_a_model_of_several_meshes_names_each_mesh_per_level(blender, top):
+    parts = []
+    for name, x in (("Head", 0.0), ("Body", 3.0)):
+        bpy.ops.mesh.primitive_uv_sphere_add(location=(x, 0, 0))  # 960 triangles
+        bpy.context.active_object.name = name
+        parts.append(bpy.context.active_object)
+    objects = list(parts)
+    if top == "empty":
+        holder = bpy.data.objects.new("statue", None)
+        bpy.context.collection.objects.link(holder)
+        for part in parts:
+            part.parent = holder
+        objects.insert(0, holder)
+    bpy.context.view_layer.update()
+    where = {p.name: p.matrix_world.translation.copy() for p in parts}
+    out = optimise(objects, GameReadyOptions(lods=2))
+    group = out[0]
+    assert group.name == ("statue" if top == "empty" else "Head") and group.type == "EMPTY"
+    assert sorted(o.name for o in out[1:]) == ["Body_LOD0", "Body_LOD1", "Head_LOD0", "Head_LOD1"]
+    bpy.context.view_layer.update()
+    for obj in out[1:]:
+        assert obj.parent == group
+        assert (obj.matrix_world.translation - where[obj.name.split("_")[0]]).length < 1e-5
+        assert near(triangle_count([obj]), 960 if obj.name.endswith("0") else 480)
+
+
 def test_the_panel_keeps_a_decimate_modifier_the_artist_can_tweak(model):
     out = optimise(model, GameReadyOptions(faces=BUDGET, lods=2), keep_modifiers=True)
     _group, lod0, lod1 = out

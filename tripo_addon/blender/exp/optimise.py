@@ -221,16 +221,18 @@ def _replace_mesh(obj, mesh) -> None:
 
 # -- LODs ---------------------------------------------------------------------------------------
 
-def _group_of(objects, meshes):
-    """The empty that holds the model's LODs: its top empty, or a new one in the top mesh's place
-    (named after it, with its custom properties: the job's provenance)."""
+def _group_of(objects):
+    """The empty that holds the model's LODs: its top empty, or a new one in the top object's
+    place, named after it and given its custom properties (the job's provenance)."""
     members = set(objects)
     roots = [o for o in objects if o.parent not in members]
     if len(roots) == 1 and roots[0].type == "EMPTY":
-        return roots[0], roots[0].name
+        return roots[0]
     top = roots[0]
     base = top.name
-    top.name = lod_name(base, 0)  # frees the model's name for its group
+    top_world = top.matrix_world.copy()
+    # Frees the model's name for its group; a mesh is named again as its LOD0 afterwards.
+    top.name = lod_name(base, 0) if top.type == "MESH" else f"{base}_part"
     group = bpy.data.objects.new(base, None)
     group.empty_display_type = "PLAIN_AXES"
     for collection in top.users_collection:
@@ -245,16 +247,18 @@ def _group_of(objects, meshes):
         world = root.matrix_world.copy()
         root.parent = group
         root.matrix_parent_inverse = Matrix.Identity(4)
-        root.matrix_basis = group.matrix_basis.inverted() @ world if root is not top else Matrix.Identity(4)
-    return group, base
+        root.matrix_basis = top_world.inverted() @ world  # where it was in the world
+    return group
 
 
 def make_lods(objects, meshes, budgets: list[int], total: int, *, keep_modifiers: bool = False) -> list:
     """LOD0..LOD(K-1) of the model: its meshes at ``budgets[0]``, copies at the other budgets,
     named ``NAME_LOD<i>`` (one mesh) or ``MESH_LOD<i>`` (several), beside each other."""
-    group, base = _group_of(objects, meshes)
-    single = len(meshes) == 1
-    names = {obj: base if single else obj.name for obj in meshes}
+    members = set(objects)
+    roots = [o for o in objects if o.parent not in members]
+    base = roots[0].name
+    names = {obj: base if len(meshes) == 1 else obj.name for obj in meshes}
+    group = _group_of(objects)
     made = []
     for index in range(len(budgets) - 1, -1, -1):  # the full meshes are reduced last
         ratio = budgets[index] / total if total else 1.0
