@@ -153,6 +153,16 @@ def test_apply_transforms_bakes_them_into_the_mesh(model):
     assert max((a - b).length for a, b in zip(after, before, strict=True)) < 1e-4  # nothing moved in the world
 
 
+def test_apply_transforms_of_a_mirror_keeps_the_faces_outward(blender):
+    bpy.ops.mesh.primitive_uv_sphere_add()
+    sphere = bpy.context.active_object
+    sphere.scale = (-1.0, 1.0, 1.0)  # the world matrix follows once the view layer updates
+    optimise([sphere], GameReadyOptions(apply_transforms=True))
+    sphere.data.update()
+    assert tuple(sphere.scale) == (1.0, 1.0, 1.0)
+    assert all(p.normal.dot(p.center) > 0 for p in sphere.data.polygons)
+
+
 # --- export, read back by Blender's own importers ----------------------------------------------
 
 @pytest.mark.matrix

@@ -86,6 +86,8 @@ def apply_transforms(objects) -> None:
     """Bake each object's world transform into its mesh; every object then sits at the origin,
     unrotated, at scale 1 (parents kept)."""
     objects = _ordered(objects)
+    if objects:
+        _view_layer_of(objects[0]).update()  # world matrices as the latest changes make them
     worlds = {obj: obj.matrix_world.copy() for obj in objects}
     done = set()
     for obj in objects:
@@ -95,7 +97,7 @@ def apply_transforms(objects) -> None:
             obj.data = obj.data.copy()  # shared with another object already baked
         done.add(obj.data)
         world = worlds[obj]
-        obj.data.transform(world)
+        obj.data.transform(world, shape_keys=True)
         if world.determinant() < 0:
             obj.data.flip_normals()  # a mirror turned the faces inside out
         obj.data.update()
