@@ -211,7 +211,7 @@ def test_export_leaves_the_selection_and_writes_the_textures_it_lists(model, tmp
     assert scene_fingerprint() == before and cube.select_get()
     names = sorted(os.path.basename(f) for f in files)
     assert names[-2:] == ["robot.mtl", "robot.obj"] or "robot.mtl" in names
-    assert len([n for n in names if n.endswith((".png", ".jpg"))]) == 3
+    assert len([n for n in names if n.startswith("robot_") and n.endswith((".png", ".jpg"))]) == 3
     assert not [n for n in os.listdir(tmp_path) if n.startswith("Cube")]  # only the model was written
     with open(tmp_path / "robot.obj") as f:
         assert "o Cube" not in f.read()

@@ -94,29 +94,27 @@ def _restore(before, view_layer) -> None:
     view_layer.objects.active = active if active is None or active.name in view_layer.objects else None
 
 
-def _textures_beside(meshes, folder: str) -> tuple[list, list]:
-    """Write the model's images as files in ``folder`` and point the images at them for the
-    exporter (OBJ reads textures by path); returns what to restore and the files written."""
-    restore, written = [], []
+def _textures_beside(meshes, path: str, restore: list) -> None:
+    """Write the model's images as files beside ``path`` (named after it, so models sharing a
+    folder never overwrite each other's) and point the images at them for the exporter (OBJ
+    reads textures by path); ``restore`` gets what to put back afterwards."""
+    folder = os.path.dirname(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
     for image in model_images(meshes):
         if not image.has_data and not image.packed_file:
             continue
-        ext = _IMAGE_EXTENSIONS.get(image.file_format, ".png")
-        fmt_kept = image.file_format
+        restore.append((image, image.filepath_raw, image.file_format))
         if image.file_format not in _IMAGE_EXTENSIONS:
             image.file_format = "PNG"
-        name = os.path.splitext(bpy.path.clean_name(image.name))[0] + ext
-        target = os.path.join(folder, name)
+        target = os.path.join(folder, f"{stem}_{bpy.path.clean_name(image.name)}"
+                                      f"{_IMAGE_EXTENSIONS[image.file_format]}")
         save_image_copy(image, target)
-        restore.append((image, image.filepath_raw, fmt_kept))
         image.filepath_raw = target
-        written.append(target)
-    return restore, written
 
 
 def export(objects, path: str, fmt: str) -> list[str]:
     """Write ``objects`` to ``path`` as ``fmt`` (glb, fbx, obj, usd, stl); returns the files
-    written, ``path`` first. Raises :class:`ExportFailed` with one sentence when it cannot."""
+    written, ``path`` (made absolute) first. Raises :class:`ExportFailed` with one sentence when it cannot."""
     objects = list(objects)
     fmt = fmt.lower()
     operator = exporter(fmt)
@@ -133,7 +131,8 @@ def export(objects, path: str, fmt: str) -> list[str]:
     expected = FORMAT_EXTENSIONS[fmt]
     if not path.lower().endswith(expected):
         path += expected
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
@@ -146,7 +145,7 @@ def export(objects, path: str, fmt: str) -> list[str]:
     restore = []
     try:
         if fmt == "obj":
-            restore, _written = _textures_beside(meshes, folder)
+            _textures_beside(meshes, path, restore)
         result = operator(**_arguments(fmt, path))
     except (RuntimeError, OSError) as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
