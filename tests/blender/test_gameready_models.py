@@ -261,3 +261,12 @@ def test_console_refuses_a_documented_field_as_extra(ui, image_files):  # noqa: 
     with pytest.raises(E.BadOption, match="use --texture"):
         api.generate(image_files["png"], extra={"texture": "HD"})
     assert ui.stats()["submit_attempts"] == 0
+
+
+def test_an_empty_documented_field_is_still_refused_beside_false_extras(ui, image_files):  # noqa: F811
+    from tripo_addon.blender.engine.start import start_job
+
+    params = {"texture": "", "texture_alignment": "original_image", "orientation": "default", "pbr": False}
+    with pytest.raises(E.BadRequest, match="Other... has no value"):
+        start_job(image_files["png"], params, ImportOptions(), origin="script")
+    assert ui.stats()["submit_attempts"] == 0
