@@ -96,6 +96,7 @@ def test_lods_are_named_for_the_engines_and_follow_the_budgets(blender, tripo_gl
         assert near(triangle_count([lod]), expected), lod.name
         assert lod.data.uv_layers.active is not None and lod.material_slots[0].material is not None
     assert len({lod.data.name for lod in lods}) == 3  # each LOD its own mesh
+    assert [m.name for m in bpy.data.meshes] == ["robot_LOD0", "robot_LOD1", "robot_LOD2"]  # no orphan left
 
 
 @pytest.mark.parametrize("top", ["empty", "none"])
