@@ -15,7 +15,7 @@ top first. Main thread only.
 - Textures: every image the model's materials use that is larger than the
   limit on its longer edge is scaled down (aspect kept) and packed again, so
   it travels with the model.
-- LODs: LOD i is a copy of the model's meshes decimated from the full mesh to
+- LODs: LOD i is a copy of the model's meshes reduced (from LOD0) to
   ``budgets[i]`` triangles, a sibling of LOD0 under the model's empty (Unity's
   convention; docs/pipelines.md says what engines make of it).
 """
