@@ -154,6 +154,25 @@ def test_apply_transforms_bakes_them_into_the_mesh(model):
     assert max((a - b).length for a, b in zip(after, before, strict=True)) < 1e-4  # nothing moved in the world
 
 
+def test_apply_transforms_of_objects_sharing_a_mesh_gives_each_its_own(blender):
+    bpy.ops.mesh.primitive_cube_add(location=(0, 0, 0))
+    first = bpy.context.active_object
+    second = first.copy()
+    bpy.context.collection.objects.link(second)
+    second.location = (5, 0, 0)
+    optimise([first, second], GameReadyOptions(apply_transforms=True))
+    assert first.data != second.data and not [m for m in bpy.data.meshes if m.users == 0]
+    assert max(v.co.x for v in first.data.vertices) == pytest.approx(1.0)
+    assert min(v.co.x for v in second.data.vertices) == pytest.approx(4.0)
+
+
+def test_a_batch_after_the_panel_applies_the_kept_modifier_once(model):
+    [mesh] = model
+    optimise(model, GameReadyOptions(faces=BUDGET), keep_modifiers=True)
+    optimise([mesh], GameReadyOptions(faces=BUDGET))
+    assert not mesh.modifiers and near(triangle_count([mesh]), BUDGET)
+
+
 def test_apply_transforms_of_a_mirror_keeps_the_faces_outward(blender):
     bpy.ops.mesh.primitive_uv_sphere_add()
     sphere = bpy.context.active_object

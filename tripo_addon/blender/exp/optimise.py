@@ -94,13 +94,12 @@ def apply_transforms(objects) -> None:
     if objects:
         _view_layer_of(objects[0]).update()  # world matrices as the latest changes make them
     worlds = {obj: obj.matrix_world.copy() for obj in objects}
-    done = set()
+    for obj in objects:
+        if obj.type == "MESH" and obj.data.users > 1:
+            _replace_mesh(obj, obj.data.copy())  # each its own, before any is baked
     for obj in objects:
         if obj.type != "MESH":
             continue
-        if obj.data.users > 1 and obj.data in done:
-            obj.data = obj.data.copy()  # shared with another object already baked
-        done.add(obj.data)
         world = worlds[obj]
         obj.data.transform(world, shape_keys=True)
         if world.determinant() < 0:
@@ -162,8 +161,8 @@ def _view_layer_of(obj):
     for layer in layers:
         if layer.objects.get(obj.name) == obj:
             return layer
-    raise E.OptimiseFailed(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be reduced; "
-                       "link it to a scene (or include its collection) and try again.")
+    raise E.OptimiseFailed(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be "
+                           "reduced; link it to a scene (or include its collection) and try again.")
 
 
 def _depsgraph_of(obj):
@@ -212,9 +211,11 @@ def decimate(obj, ratio: float, *, keep_modifier: bool = False) -> None:
     if keep_modifier:
         _decimate_modifier(obj, ratio)
         return
-    if ratio >= 1.0:
-        return
-    _replace_mesh(obj, decimated_mesh(obj, ratio))
+    if ratio < 1.0:
+        _replace_mesh(obj, decimated_mesh(obj, ratio))
+    kept = obj.modifiers.get(DECIMATE_NAME)
+    if kept is not None:
+        obj.modifiers.remove(kept)  # applied now: it must not reduce the mesh a second time
 
 
 def _replace_mesh(obj, mesh) -> None:
