@@ -75,7 +75,9 @@ def _snapshot(folders) -> dict:
 
 
 def _select_only(objects, view_layer):
-    before = ([o for o in view_layer.objects if o.select_get(view_layer=view_layer)], view_layer.objects.active)
+    """Select just ``objects`` (for the exporters' selection-only mode); returns what to restore.
+    Only the selected objects are visited, never every object of the scene."""
+    before = (list(view_layer.objects.selected), view_layer.objects.active)
     for obj in before[0]:
         obj.select_set(False, view_layer=view_layer)
     for obj in objects:
@@ -84,10 +86,11 @@ def _select_only(objects, view_layer):
     return before
 
 
-def _restore(before, view_layer) -> None:
+def _restore(objects, before, view_layer) -> None:
     selected, active = before
-    for obj in view_layer.objects:
-        obj.select_set(False, view_layer=view_layer)
+    for obj in objects:
+        if obj.name in view_layer.objects:
+            obj.select_set(False, view_layer=view_layer)
     for obj in selected:
         if obj.name in view_layer.objects:
             obj.select_set(True, view_layer=view_layer)
@@ -155,7 +158,7 @@ def export(objects, path: str, fmt: str) -> list[str]:
         for image, filepath, file_format in restore:
             image.filepath_raw = filepath
             image.file_format = file_format
-        _restore(before, view_layer)
+        _restore(objects, before, view_layer)
     if "FINISHED" not in result or not os.path.isfile(path):
         raise ExportFailed(f"Blender's {fmt.upper()} exporter wrote no {os.path.basename(path)}; "
                            "check the folder and try again.")
