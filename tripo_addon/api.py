@@ -14,12 +14,19 @@ the operator ``bpy.ops.tripo3d.generate`` from buttons.
 from __future__ import annotations
 
 from .core import errors as E
+from .core.gameready import merge_extra
 from .core.jobs import Job
 
 
 def generate(source: str = "", *, texture: str = "", texture_alignment: str = "", orientation: str = "",
-             force: bool = False, wait: bool = False, timeout: float | None = None, context=None) -> Job:
+             extra: dict | None = None, force: bool = False, wait: bool = False, timeout: float | None = None,
+             context=None) -> Job:
     """Start a job for ``source`` (image name, file path or URL; "" = the panel's choice).
+
+    ``extra`` holds more gateway fields, sent as they are (``{"face_limit": 8000,
+    "pbr": True}``: fields Tripo's own API takes; the gateway documents only the
+    three above and may ignore others). They are part of what names the job, so
+    another ``face_limit`` is another (paid) job.
 
     Returns the job at once (its worker reads the picture and plans it; the
     job list and ``api.wait`` follow it), or, with ``wait``, once it is
@@ -36,6 +43,7 @@ def generate(source: str = "", *, texture: str = "", texture_alignment: str = ""
     source, image, params, options = panel_request(context or bpy.context, source, {
         "texture": texture, "texture_alignment": texture_alignment, "orientation": orientation,
     })
+    params = merge_extra(params, extra)
     job = start_job(source, params, options, force=force, origin="script", image=image)
     if not wait:
         return job

@@ -46,6 +46,12 @@ class BadImage(TripoError):
     kind = "bad_image"
 
 
+class BadOption(TripoError):
+    """An option of the game-ready step (face budget, LODs, export...) or an extra gateway field that cannot work."""
+
+    kind = "bad_option"
+
+
 # --- answers of the gateway ----------------------------------------------------
 
 class BadRequest(TripoError):
@@ -151,6 +157,18 @@ class DownloadError(TripoError):
 
 class ImportFailed(TripoError):
     kind = "import_failed"
+
+
+class OptimiseFailed(TripoError):
+    """A model could not be made game-ready (decimated, its textures scaled, its LODs made)."""
+
+    kind = "optimise_failed"
+
+
+class ExportFailed(TripoError):
+    """A model could not be written for an engine: its exporter is missing in this Blender, or it failed."""
+
+    kind = "export_failed"
 
 
 class Stopped(TripoError):

@@ -11,6 +11,7 @@ import bpy
 
 from ...core import errors as E
 from ...core.engine.intake import StartRequest
+from ...core.gameready import DOCUMENTED_FIELDS
 from ...core.jobs import Job
 from ...core.placement_options import ImportOptions
 from .. import settings as settings_mod
@@ -28,7 +29,8 @@ def start_job(source: str, params: dict, options: ImportOptions, *, force: bool 
     cannot start; what only the picture's contents can tell (and planning)
     is said by the job itself once its worker got that far."""
     check_import_prerequisites()  # before anything is prepared, sent or paid for
-    if not all(params.values()):
+    # Only the documented fields have an "Other..." entry; an extra field may be false or 0.
+    if not all(params[name] for name in DOCUMENTED_FIELDS if name in params):
         raise E.BadRequest("An option set to Other... has no value; type the value to send.")
     settings = settings_mod.for_a_job(manager.settings_override)
     label, prepared, note = picture_request(source, image, keep_metadata=settings.keep_metadata)
