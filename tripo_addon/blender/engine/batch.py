@@ -22,6 +22,7 @@ from ...core import errors as E
 from ...core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
 from ...core.net.ratelimit import SharedLimiter
 from .. import settings as settings_mod
+from ..exp import decoding
 from ...core.placement_options import ImportOptions
 from .manager import manager
 from .start import start_job
@@ -202,5 +203,6 @@ def run(
             manager.shutdown(timeout=2.0)
             _wait_for_submits_in_flight(SUBMIT_GRACE)
         manager.settings_override, manager.limiter = previous, previous_limiter
+        decoding.stop()  # the decoder child ends with the batch; the next job starts another
     return [o for o in outcomes if o is not None]
 
