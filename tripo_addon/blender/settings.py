@@ -52,6 +52,8 @@ class Settings:
     retry: RetryPolicy | None = None
     webhook_url: str = ""
     webhook_mode: str = ""
+    #: Send pictures with their metadata (EXIF, GPS, XMP, IPTC); by default it stays home.
+    keep_metadata: bool = False
 
     def client(self, stop: threading.Event | None = None, retry: RetryPolicy | None = None,
                limiter=None) -> "GatewayClient":
@@ -148,6 +150,7 @@ def current(*, upload: str | None = None, prefer_env: bool = False) -> Settings:
         upload=route,
         bucket_fields=storage_preferences(prefs),
         prefer_env=prefer_env,
+        keep_metadata=bool(getattr(prefs, "keep_metadata", False)),
     )
 
 

@@ -111,6 +111,8 @@ def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
     p.add_argument("--keep-paths", action="store_true",
                    help="store the image's and the model's full paths on the imported objects "
                         "(by default only their file names go into the .blend)")
+    p.add_argument("--keep-metadata", action="store_true",
+                   help="send pictures with their EXIF, GPS, XMP and IPTC metadata (by default it is removed)")
     return p
 
 
@@ -240,6 +242,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     settings.api_key = chosen.key  # the environment's key wins over the preferences' in the CLI
     settings.poll_interval = args.poll_interval
     settings.max_download_mb = args.max_download_mb
+    settings.keep_metadata = settings.keep_metadata or args.keep_metadata
     if os.environ.get("TRIPO3D_READ_TIMEOUT"):
         settings.read_timeout = float(os.environ["TRIPO3D_READ_TIMEOUT"])
     params = {"texture": args.texture, "texture_alignment": args.texture_alignment, "orientation": args.orientation}

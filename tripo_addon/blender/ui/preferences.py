@@ -39,6 +39,12 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
         name="Max Download (MB)", description="Refuse model files larger than this",
         default=512, min=1, max=4096,
     )
+    keep_metadata: BoolProperty(  # type: ignore[valid-type]
+        name="Keep Picture Metadata",
+        description="Send pictures with their EXIF, GPS position, camera serial, XMP and IPTC "
+                    "(by default only the pixels leave this computer)",
+        default=False,
+    )
     download_dir: StringProperty(  # type: ignore[valid-type]
         name="Download Folder",
         description="Where downloaded models are kept (empty: the add-on's own user folder)",
@@ -100,6 +106,7 @@ class TRIPO3D_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "max_concurrent")
         col.prop(self, "max_download_mb")
         col.prop(self, "download_dir")
+        col.prop(self, "keep_metadata")
 
         box = layout.box()
         box.label(text="Storage for Local Images", icon="EXPORT")

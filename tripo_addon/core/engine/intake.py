@@ -40,6 +40,8 @@ class StartRequest:
     bucket: object = None
     #: Jobs this Blender was working on when the request was made (to say "already being generated").
     active_ids: frozenset = frozenset()
+    #: Send a local picture's EXIF/XMP/IPTC and text as they are (by default they are removed).
+    keep_metadata: bool = False
 
 
 @dataclass
@@ -59,8 +61,8 @@ def take_in(request: StartRequest, journal: Journal, job_id: str = "") -> Intake
     was sent then, and no record was made."""
     from ..images.decoder_client import prepare_local
 
-    prepared, decoded_note = (request.prepared, "") if request.prepared else prepare_local(request.source,
-                                                                                       request.decoder)
+    prepared, decoded_note = (request.prepared, "") if request.prepared else prepare_local(
+        request.source, request.decoder, keep_metadata=request.keep_metadata)
     requested = getattr(request.bucket, "upload_route", "auto")
     storage = getattr(request.bucket, "storage", None)
     problem = getattr(request.bucket, "storage_error", None)

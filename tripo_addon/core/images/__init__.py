@@ -2,7 +2,7 @@
 
 An http(s) URL is passed on as is. A local file's header is read first
 (:mod:`.headers`); an upright PNG, JPEG or WebP within the limits keeps its
-pixels, and
+pixels, with its metadata removed (:mod:`.metadata`), and
 :mod:`..storage.delivery` decides how it travels. Any other picture is decoded
 apart, turned upright and made to fit (:mod:`.fitting`, :mod:`.pixels`).
 """

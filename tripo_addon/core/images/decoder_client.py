@@ -21,7 +21,8 @@ from typing import Sequence
 
 from ..errors import BadImage, TripoError
 from .fitting import MAX_EDGE_PX, MAX_INLINE_BYTES, plan
-from .headers import ImageInfo, check_header
+from .headers import ImageInfo, check_header, sniff
+from .metadata import strip
 from .prepared import PreparedImage, is_url, prepare
 
 #: What starts each of the child's answers on its stdout (Blender prints its own lines there too).
@@ -169,7 +170,9 @@ class DecoderClient:
     @staticmethod
     def _result(answer: dict, path: str, name: str) -> tuple[bytes, str]:
         if answer.get("ok"):
-            return base64.b64decode(answer["data"]), answer.get("note") or ""
+            data = base64.b64decode(answer["data"])
+            # Blender writes the resolution, and the source's tags, into what it saves: none leaves.
+            return strip(data, sniff(data)), answer.get("note") or ""
         kind = answer.get("kind")
         if kind == "too_large":
             raise BadImage(answer.get("message") or f"{name} is too large to send; scale it down and try again.")
@@ -196,8 +199,6 @@ def _read_answers(proc: subprocess.Popen, answers: queue.Queue) -> None:
 
 def _unreadable(path: str, name: str) -> BadImage:
     """A file that looks like an image but Blender could not read it, or that is none."""
-    from .headers import sniff
-
     try:
         with open(path, "rb") as f:
             head = f.read(64 * 1024)
@@ -211,15 +212,17 @@ def _unreadable(path: str, name: str) -> BadImage:
                     "convert it to PNG or JPEG and try again.")
 
 
-def prepare_local(source: str, decoder: DecoderClient | None) -> tuple[PreparedImage, str]:
+def prepare_local(source: str, decoder: DecoderClient | None, *,
+                  keep_metadata: bool = False) -> tuple[PreparedImage, str]:
     """What a job's worker sends for ``source``, and a note: a URL as it is; a local file's header
     first (too large or no image: refused before any decode); an upright PNG, JPEG or WebP within the
-    limits with its own bytes; any other picture decoded by ``decoder`` (None: refused)."""
+    limits with its own pixels (its metadata removed unless ``keep_metadata``); any other picture
+    decoded by ``decoder`` (None: refused), which carries no metadata at all."""
     if is_url(source) or "://" in source or source.startswith("data:"):
         return prepare(source), ""
     info = check_header(source)
-    if plan(info, os.path.getsize(source)).as_is:
-        return prepare(source), ""
+    if plan(info, os.path.getsize(source), keep_metadata=keep_metadata).as_is:
+        return prepare(source, keep_metadata=keep_metadata), ""
     name = os.path.basename(source)
     if decoder is None:
         raise BadImage(f"{name} is not a PNG, JPEG or WebP image within the limits; convert it to one and try again.")

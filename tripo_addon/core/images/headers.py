@@ -27,6 +27,9 @@ DEFAULT_MAX_PIXELS = 16384 * 16384
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 #: How much more may be read past the head, for headers that point further in.
 FAR_BYTES = 64 * 1024
+#: Formats Blender's own readers take (GIF only through FFmpeg, where a build has it).
+BLENDER_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP", "TIFF", "DDS", "OPEN_EXR", "HDR", "JPEG2000", "TARGA",
+                             "IRIS", "CINEON", "DPX", "PSD"})
 TGA_EXTENSIONS = (".tga", ".tpic", ".icb", ".vda", ".vst")
 
 
@@ -55,6 +58,11 @@ class ImageInfo:
     def sendable(self) -> bool:
         """Whether the gateway takes this format as it is (PNG, JPEG, WebP)."""
         return self.format in MIME_BY_FORMAT
+
+    @property
+    def blender_reads(self) -> bool:
+        """Whether Blender's own readers take this format (so a failure means a damaged file)."""
+        return self.format in BLENDER_FORMATS
 
     @property
     def mime(self) -> str:

@@ -1,7 +1,7 @@
 """What will be sent for a path or URL the user picked (:class:`PreparedImage`).
 
 An http(s) URL is passed on as is. A local PNG, JPEG or WebP file keeps its
-bytes; :mod:`..storage.delivery` decides how they travel (the user's bucket, or
+pixels, without its metadata; :mod:`..storage.delivery` decides how they travel (the user's bucket, or
 inline as a ``data:`` URI). Anything else is refused before a request is made.
 """
 
@@ -16,6 +16,7 @@ from ..errors import BadImage
 from ..net.urls import shorten
 from .fitting import MAX_EDGE_PX, MAX_INLINE_BYTES, plan
 from .headers import ImageInfo, check_header, sniff
+from .metadata import strip
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def check_complete(name: str, data: bytes, info: ImageInfo) -> None:
     """Refuse a file cut short (an interrupted copy or download): its header
     looks right, but the gateway could not read the picture."""
     if info.format == "PNG":
-        whole = data.rstrip(b"\x00")[-12:-8] == b"\x00\x00\x00\x00" and data.rstrip(b"\x00")[-8:-4] == b"IEND"
+        whole = data.rfind(b"\x00\x00\x00\x00IEND") > 8  # bytes after the end are dropped when sent
     elif info.format == "JPEG":
         whole = data.rfind(b"\xff\xd9") > 2
     else:  # WebP: the RIFF header says how long the file is
@@ -108,11 +109,13 @@ def data_uri(data: bytes, info: ImageInfo) -> str:
     return f"data:{info.mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def prepare(source: str, data: bytes | None = None) -> PreparedImage:
+def prepare(source: str, data: bytes | None = None, *, keep_metadata: bool = False) -> PreparedImage:
     """Check ``source`` (a path or URL) and build what is sent.
 
     ``data`` may hold the bytes to send instead of the file's own (for
     example a downscaled copy); ``source`` is then only used for messages.
+    A local picture's metadata (EXIF, XMP, IPTC, text) is removed unless
+    ``keep_metadata``; the hash is that of the bytes sent.
     """
     source = source.strip()
     if not source:
@@ -137,6 +140,8 @@ def prepare(source: str, data: bytes | None = None) -> PreparedImage:
         info = found
     check_size(name, len(data), info)
     check_complete(name, data, info)
+    if not keep_metadata:
+        data = strip(data, info)
     import hashlib
 
     return PreparedImage(source, hashlib.sha256(data).hexdigest(), info, data=data)
