@@ -20,6 +20,11 @@ from ...core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, PreparedImage
 from ..compat import save_image_copy
 
 
+#: Formats Blender writes as well as reads (a copy of an image in one of them saves as PNG).
+WRITABLE_FORMATS = frozenset({"BMP", "IRIS", "PNG", "JPEG", "JPEG2000", "TARGA", "TARGA_RAW", "CINEON", "DPX",
+                              "OPEN_EXR_MULTILAYER", "OPEN_EXR", "HDR", "TIFF", "WEBP"})
+
+
 def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None, str]:
     """What a job's worker needs to read its picture: (the source to record,
     the picture when it had to be read here, a note). URLs and files are read
@@ -129,7 +134,7 @@ def _encode_png(image, name: str) -> tuple[bytes, str]:
     width, height = image.size
     scale = min(1.0, MAX_EDGE_PX / max(width, height))
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    target = image.copy()
+    target = _copy(image)
     try:
         if (new_w, new_h) != (width, height):
             target.scale(new_w, new_h)
@@ -146,6 +151,24 @@ def _encode_png(image, name: str) -> tuple[bytes, str]:
     if (new_w, new_h) != (width, height):
         return data, f"{name} was downscaled from {width}x{height} to {new_w}x{new_h} px before sending."
     return data, ""
+
+
+def _copy(image):
+    """A copy of the user's image that Blender can save as PNG. A copy of a file-backed image keeps
+    its file format, and Blender cannot write some it reads (DDS...): those get a new image with
+    the same pixels."""
+    if image.source != "FILE" or image.file_format in WRITABLE_FORMATS:
+        return image.copy()
+    import numpy as np
+
+    width, height = image.size
+    pixels = np.empty(width * height * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    copy = bpy.data.images.new(image.name + " (copy)", width, height, alpha=image.depth not in (8, 24, 48, 96),
+                               float_buffer=image.is_float)
+    copy.colorspace_settings.name = image.colorspace_settings.name
+    copy.pixels.foreach_set(pixels)
+    return copy
 
 
 def _save_as(image, file_format: str) -> bytes:
