@@ -226,8 +226,12 @@ def test_over_the_byte_cap_refused_from_its_size(tmp_path):
     with open(path, "wb") as f:
         f.write(bmp_header(100, 100, 24))
         f.truncate(3_000_000)
-    with pytest.raises(BadImage, match=r"heavy.bmp is 0.0 GB, over the 0.0 GB"):
+    with pytest.raises(BadImage, match=r"heavy.bmp is 0.0 GB, over the 0.000\d+ GB a picture may have; save it"):
         check_header(str(path), max_bytes=1_000_000)
+    with open(path, "r+b") as f:
+        f.truncate(3 * 2**30)  # sparse: over the default 2 GB
+    with pytest.raises(BadImage, match=r"heavy.bmp is 3.0 GB, over the 2 GB a picture may have"):
+        check_header(str(path))
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

@@ -11,7 +11,7 @@ import re
 import numpy as np
 from PIL import Image
 from test_delivery import FAST, bucket  # noqa: F401  (bucket is a fixture)
-from test_images_metadata import SECRETS, private_jpeg
+from image_samples import SECRETS, private_jpeg
 
 from tripo_addon.core.engine.intake import StartRequest, take_in
 from tripo_addon.core.engine.runner import advance

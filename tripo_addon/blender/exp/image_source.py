@@ -80,7 +80,7 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
         raw = bytes(image.packed_file.data)
     elif image.source == "FILE" and image.filepath and not image.is_dirty:
         path = bpy.path.abspath(image.filepath, library=image.library)
-        if os.path.isfile(path):
+        if _sendable_file(path):  # its header first: a large or other file is not read here
             with open(path, "rb") as f:
                 raw = f.read()
     if raw is not None:
@@ -93,6 +93,14 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
         raise BadImage(f"The image {name} has no pixels (is its file missing?); pick another image.")
     data, note = _encode_png(image, name)
     return core_images.prepare(label, data), note
+
+
+def _sendable_file(path: str) -> bool:
+    try:
+        info = core_images.check_header(path)
+    except BadImage:
+        return False
+    return info.sendable and max(info.width, info.height) <= MAX_EDGE_PX and os.path.getsize(path) <= MAX_INLINE_BYTES
 
 
 def _render_result(image) -> tuple[PreparedImage, str]:

@@ -129,7 +129,7 @@ def check_header(path: str, *, max_pixels: int | None = None, max_bytes: int = M
     if st.st_size == 0:
         raise BadImage(f"The image file {name} is empty; give a PNG, JPEG or WebP image.")
     if st.st_size > max_bytes:
-        raise BadImage(f"{name} is {st.st_size / 1e9:.1f} GB, over the {max_bytes / 1e9:.1f} GB a picture "
+        raise BadImage(f"{name} is {st.st_size / 2**30:.1f} GB, over the {max_bytes / 2**30:g} GB a picture "
                        "may have; save it smaller and try again.")
     try:
         with open(path, "rb", buffering=0) as f:  # unbuffered: no read-ahead past what is asked
