@@ -217,3 +217,33 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _srgb8(linear: float) -> int:
+    v = 12.92 * linear if linear <= 0.0031308 else 1.055 * linear ** (1 / 2.4) - 0.055
+    return round(255 * v)
+
+
+def test_a_float_picture_is_mapped_as_the_image_editor_shows_it(decoder, tmp_path):
+    # A Radiance HDR file written by hand, so its linear values are known: 0.25, 0.5 and 2.0 (over 1).
+    w, h = 16, 4
+    rgbe = bytes((128, 128, 128, 127)) * w * 2 + bytes((128, 128, 128, 128)) * w + bytes((128, 128, 128, 130)) * w
+    path = tmp_path / "light.hdr"
+    path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + f"-Y {h} +X {w}\n".encode() + rgbe)
+    sent = _sent(_decode(decoder(), path)[0]).convert("RGB")
+    assert sent.size == (w, h)
+    rows = [sent.getpixel((0, y))[0] for y in range(h)]
+    # The Standard view transform: linear to sRGB, clipped at 1.0.
+    expected = [_srgb8(0.25), _srgb8(0.25), _srgb8(0.5), 255]
+    assert all(abs(a - b) <= 1 for a, b in zip(rows, expected, strict=True)), (rows, expected)
+
+
+def test_a_16bit_picture_is_sent_as_8bit_with_its_values(decoder, tmp_path):
+    import numpy as np
+
+    values = np.array([[0, 1000, 20000, 40000, 65535]] * 3, dtype=np.uint16)
+    path = tmp_path / "deep.tif"
+    Image.fromarray(values).save(path, format="TIFF")
+    sent = _sent(_decode(decoder(), path)[0])
+    got = [sent.convert("L").getpixel((x, 1)) for x in range(5)]
+    assert all(abs(g - round(int(v) / 257)) <= 1 for g, v in zip(got, values[0], strict=True)), got

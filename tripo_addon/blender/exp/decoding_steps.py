@@ -2,9 +2,9 @@
 bytes are made opaque, and it is encoded as PNG or JPEG to fit the limits it was given.
 
 Imported only by ``decoder_child.py``, in the child process (never in the artist's Blender): any
-step may meet a reader that crashes. Float and high bit depth pictures are written as 8-bit by
-``Image.save``, which maps them from the image's colour space to sRGB: what the Image Editor shows
-with the Standard view transform.
+step may meet a reader that crashes. 8-bit pictures are saved with their own values; float and high
+bit depth ones as 8-bit through the child's scene with the Standard view transform: what the Image
+Editor shows with it.
 """
 
 from __future__ import annotations
@@ -121,6 +121,20 @@ def _upright(image, info: ImageInfo | None, max_edge: int, size: tuple[int, int]
     return upright
 
 
+def _save_as_shown(image, path: str, file_format: str, quality: int) -> None:
+    """A float picture as an 8-bit file, mapped as the Image Editor shows it with the Standard view
+    transform (this child's own scene: nothing of the artist's is changed)."""
+    scene = bpy.context.scene
+    view = scene.view_settings
+    view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
+    settings = scene.render.image_settings
+    settings.file_format = file_format
+    settings.color_depth = "8"
+    settings.color_mode = "RGBA" if file_format == "PNG" and _has_alpha(image) else "RGB"
+    settings.quality = quality
+    image.save_render(path, scene=scene)
+
+
 def _encode(image, made: list, workdir: str, width: int, height: int, file_format: str, quality: int) -> bytes:
     """``image`` at ``width`` x ``height`` as ``file_format`` bytes (a scaled copy when smaller)."""
     target = image
@@ -130,8 +144,11 @@ def _encode(image, made: list, workdir: str, width: int, height: int, file_forma
         target.scale(width, height)
     path = os.path.join(workdir, "out.png" if file_format == "PNG" else "out.jpg")
     try:
-        target.file_format = file_format  # never set back: the datablock is the child's own
-        save_image_copy(target, path, quality=quality)
+        if target.is_float:
+            _save_as_shown(target, path, file_format, quality)
+        else:  # 8-bit: its own values, exactly
+            target.file_format = file_format  # never set back: the datablock is the child's own
+            save_image_copy(target, path, quality=quality)
         with open(path, "rb") as f:
             return f.read()
     finally:

@@ -10,7 +10,6 @@ at a time. The command that starts it is chosen by the Blender layer, on the mai
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -170,7 +169,9 @@ class DecoderClient:
     @staticmethod
     def _result(answer: dict, path: str, name: str) -> tuple[bytes, str]:
         if answer.get("ok"):
-            data = base64.b64decode(answer["data"])
+            with open(answer["file"], "rb") as f:
+                data = f.read()
+            os.remove(answer["file"])
             # Blender writes the resolution, and the source's tags, into what it saves: none leaves.
             return strip(data, sniff(data)), answer.get("note") or ""
         kind = answer.get("kind")
