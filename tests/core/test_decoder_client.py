@@ -247,3 +247,26 @@ def test_a_16bit_picture_is_sent_as_8bit_with_its_values(decoder, tmp_path):
     sent = _sent(_decode(decoder(), path)[0])
     got = [sent.convert("L").getpixel((x, 1)) for x in range(5)]
     assert all(abs(g - round(int(v) / 257)) <= 1 for g, v in zip(got, values[0], strict=True)), got
+
+
+def test_keep_metadata_keeps_it_on_files_sent_as_they_are_and_a_decoded_picture_has_none(decoder, tmp_path):
+    from PIL import ImageOps
+
+    from tripo_addon.core.images.decoder_client import prepare_local
+
+    exif = Image.Exif()
+    exif[0x8825] = {2: (48.0, 51.0, 24.0)}  # GPS latitude
+    exif[0xA431] = "SERIAL-1234"  # the camera's serial number
+    upright, turned = tmp_path / "upright.jpg", tmp_path / "turned.jpg"
+    _picture().save(upright, exif=exif.tobytes(), quality=95)
+    exif[274] = 6
+    _picture().save(turned, exif=exif.tobytes(), quality=95)
+    client = decoder()
+    kept, _ = prepare_local(str(upright), client, keep_metadata=True)
+    assert kept.data == upright.read_bytes() and client.starts == 0  # as it is: no decode at all
+    stripped, _ = prepare_local(str(upright), client)
+    assert b"SERIAL-1234" not in stripped.data and client.starts == 0
+    decoded, _ = prepare_local(str(turned), client, keep_metadata=True)
+    sent = Image.open(io.BytesIO(decoded.data))
+    assert client.starts == 1 and b"SERIAL-1234" not in decoded.data and not sent.getexif()
+    assert sent.size == ImageOps.exif_transpose(Image.open(turned)).size == (80, 120)
