@@ -32,15 +32,19 @@ def _arguments() -> dict:
 
 
 def _cap_memory(megabytes: int) -> None:
-    """Cap this process's address space at what it uses now plus ``megabytes`` (POSIX only)."""
-    if megabytes <= 0 or os.name != "posix":
+    """Cap this process's address space at what it uses now plus ``megabytes``: on Linux (macOS does
+    not enforce the limit, Windows has none)."""
+    if megabytes <= 0:
         return
-    import resource
+    try:
+        import resource
 
-    with open("/proc/self/statm") as f:  # pages of address space in use; absent off Linux
-        in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    limit = in_use + megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        with open("/proc/self/statm") as f:  # pages of address space in use
+            in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = in_use + megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        return  # no /proc, or no such limit here: not capped
 
 
 def _watch_parent() -> None:

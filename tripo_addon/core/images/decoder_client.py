@@ -2,7 +2,7 @@
 picture Blender reads into a PNG or JPEG to send, so a reader that crashes ends only the child.
 
 The child (``blender/exp/decoder_child.py``) speaks JSON lines over its stdin and stdout. It is
-started at the first picture, lives for many, gets a time limit per picture and a memory cap (POSIX
+started at the first picture, lives for many, gets a time limit per picture and a memory cap (Linux
 only), and is started again after a crash, a hang or a memory blow-up: that picture fails with one
 sentence and the next goes on. Thread-safe: the jobs' worker threads share one child, one picture
 at a time. The command that starts it is chosen by the Blender layer, on the main thread.
@@ -28,7 +28,7 @@ from .prepared import PreparedImage, is_url, prepare
 PREFIX = "TRIPO-DECODER "
 #: Seconds one picture may take in the child before it is stopped.
 TIME_LIMIT = 120.0
-#: Memory the child may take beyond what it holds when it starts, in MB (not capped on Windows).
+#: Memory the child may take beyond what it holds when it starts, in MB (capped on Linux only).
 MEMORY_MB = 6144
 #: Seconds the child may take to start (Blender loads first).
 START_TIMEOUT = 120.0
