@@ -129,7 +129,7 @@ def test_a_batch_with_files_that_crash_or_hang_the_reader_runs_to_the_end(sim, c
     (folder / "e_plain.png").write_bytes(make_image("PNG", size=(50, 40), color=(10, 200, 30)))
     report = tmp_path / "r.json"
     marker = f"TRIPO_TEST_RUN={tmp_path.name}"
-    env = {**cli_env, "TRIPO_DECODE_SECONDS": "8", "TRIPO_DECODE_MEMORY_MB": "1024",
+    env = {**cli_env, "TRIPO3D_DECODE_SECONDS": "8", "TRIPO3D_DECODE_MEMORY_MB": "1024",
            "TRIPO_DECODER_TEST_FAULT": "hang:c_hangs", "TRIPO_TEST_RUN": tmp_path.name}
     proc = run_cli(["--online-mode", "--jobs", "3", "--poll-interval", "1", str(folder), "--report", str(report)],
                    env)
@@ -160,7 +160,7 @@ def test_a_memory_blow_up_in_the_reader_fails_that_picture_alone(sim, cli_env, t
     _picture().save(folder / "a_hog.tif", format="TIFF")
     _picture().save(folder / "b_fine.tif", format="TIFF")
     report = tmp_path / "r.json"
-    env = {**cli_env, "TRIPO_DECODE_MEMORY_MB": "512", "TRIPO_DECODER_TEST_FAULT": "memory:a_hog"}
+    env = {**cli_env, "TRIPO3D_DECODE_MEMORY_MB": "512", "TRIPO_DECODER_TEST_FAULT": "memory:a_hog"}
     proc = run_cli(["--online-mode", "--jobs", "1", "--poll-interval", "1", str(folder), "--report", str(report)],
                    env)
     assert proc.returncode == 1, (proc.stdout + proc.stderr)[-3000:]

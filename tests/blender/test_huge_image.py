@@ -46,7 +46,7 @@ def test_a_20000_px_image_needs_no_gigabytes_beyond_blenders_copy(tmp_path):
 
     def run(mode: str) -> dict:
         # Over the default pixel limit (16k x 16k): allowed here, where the memory is what is measured.
-        env = {**os.environ, "TRIPO_MAX_PIXELS": str(20000 * 20000)}
+        env = {**os.environ, "TRIPO3D_MAX_PIXELS": str(20000 * 20000)}
         proc = subprocess.run([sys.executable, "-c", code, str(path), mode], capture_output=True, text=True,
                               timeout=600, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")]

@@ -48,7 +48,7 @@ def test_a_corpus_of_odd_images_runs_to_the_end_in_one_batch(sim, cli_env, tmp_p
     listing.write_text("".join(p + "\n" for p in inputs))
     report = tmp_path / "report.json"
     proc = run_cli(["--online-mode", "--jobs", "8", "--poll-interval", "1", f"@{listing}", "--report", str(report)],
-                   {**cli_env, "TRIPO_DECODE_SECONDS": "60"}, timeout=3600)
+                   {**cli_env, "TRIPO3D_DECODE_SECONDS": "60"}, timeout=3600)
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1) and "Traceback" not in out, out[-5000:]
     entries = json.loads(report.read_text())["jobs"]

@@ -54,6 +54,8 @@ PILLOW_CASES = {
     "tiff_jpeg": lambda: saved("RGB", "TIFF", compression="jpeg"),
     "tiff_cmyk": lambda: saved("CMYK", "TIFF", compression="packbits"),
     "tiff_float": lambda: saved("F", "TIFF"),
+    "tiff_big": lambda: saved("RGB", "TIFF", big_tiff=True),
+    "tiff_big_lzw": lambda: saved("RGBA", "TIFF", big_tiff=True, compression="tiff_lzw"),
     "gif": lambda: saved("P", "GIF"),
     "tga_rgb": lambda: saved("RGB", "TGA"),
     "tga_rle_rgba": lambda: saved("RGBA", "TGA", compression="tga_rle"),
@@ -87,6 +89,15 @@ def test_alpha_declared_as_pillow_sees_it():
         assert sniff(PILLOW_CASES[case]()).alpha is True, case
     for case in ("png_l", "png_16", "jpeg_gray", "webp_lossy", "bmp_24", "tiff_raw", "sgi_l"):
         assert sniff(PILLOW_CASES[case]()).alpha is False, case
+
+
+def test_channels_as_pillow_counts_them():
+    for case in ("png_l", "png_la", "png_p", "png_rgba", "jpeg_gray", "jpeg_cmyk", "tiff_raw", "tiff_cmyk",
+                 "sgi_rgba", "jp2", "jp2_la", "j2k"):
+        data = PILLOW_CASES[case]()
+        with Image.open(io.BytesIO(data)) as im:
+            want = 1 if im.mode == "P" else len(im.getbands())
+        assert sniff(data).channels == want, case
 
 
 def test_tiff_details():
@@ -206,18 +217,18 @@ def test_over_the_pixel_limit_refused_before_the_body_is_read(tmp_path):
         check_header(str(path))
     read = bytes_read_by_this_process() - before
     assert read <= HEAD_BYTES + 64 * 1024, f"{read} bytes read"
-    assert "TRIPO_MAX_PIXELS" in str(e.value) and "\n" not in str(e.value)
+    assert "TRIPO3D_MAX_PIXELS" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_pixel_limit_from_the_environment(tmp_path, monkeypatch):
     path = tmp_path / "wide.png"
     path.write_bytes(saved("RGB", "PNG", (300, 200)))
     assert check_header(str(path)).width == 300
-    monkeypatch.setenv("TRIPO_MAX_PIXELS", "50000")
+    monkeypatch.setenv("TRIPO3D_MAX_PIXELS", "50000")
     with pytest.raises(BadImage, match="300x200 pixels, over the limit of 50,000 pixels"):
         check_header(str(path))
     assert check_header(str(path), max_pixels=60_000).height == 200
-    monkeypatch.setenv("TRIPO_MAX_PIXELS", "lots")  # not a number: the default stands
+    monkeypatch.setenv("TRIPO3D_MAX_PIXELS", "lots")  # not a number: the default stands
     assert check_header(str(path)).width == 300
 
 

@@ -3,7 +3,7 @@ the main thread, and the one :class:`~...core.images.decoder_client.DecoderClien
 
 In a Blender program the child is that program in the background (``--factory-startup``: none of
 the artist's add-ons or preferences); with the ``bpy`` module it is this Python importing ``bpy``.
-``TRIPO_DECODE_SECONDS`` and ``TRIPO_DECODE_MEMORY_MB`` change its time limit and memory cap.
+``TRIPO3D_DECODE_SECONDS`` and ``TRIPO3D_DECODE_MEMORY_MB`` change its time limit and memory cap.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def shared() -> DecoderClient:
     if not _client:
         from ...core.images.decoder_client import MEMORY_MB, TIME_LIMIT, DecoderClient
 
-        _client.append(DecoderClient(child_command(), time_limit=_number("TRIPO_DECODE_SECONDS", TIME_LIMIT),
-                                     memory_mb=int(_number("TRIPO_DECODE_MEMORY_MB", MEMORY_MB))))
+        _client.append(DecoderClient(child_command(), time_limit=_number("TRIPO3D_DECODE_SECONDS", TIME_LIMIT),
+                                     memory_mb=int(_number("TRIPO3D_DECODE_MEMORY_MB", MEMORY_MB))))
     return _client[0]
 
 

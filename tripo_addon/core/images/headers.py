@@ -21,7 +21,7 @@ from .orientation import Read
 MIME_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 #: How much of a file is read to learn what it is (a JPEG's frame can follow 64 KB of EXIF).
 HEAD_BYTES = 256 * 1024
-#: Most pixels a file may declare (16k x 16k); ``TRIPO_MAX_PIXELS`` changes it.
+#: Most pixels a file may declare (16k x 16k); ``TRIPO3D_MAX_PIXELS`` changes it.
 DEFAULT_MAX_PIXELS = 16384 * 16384
 #: Largest file read at all.
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
@@ -37,7 +37,8 @@ TGA_EXTENSIONS = (".tga", ".tpic", ".icb", ".vda", ".vst")
 class ImageInfo:
     """What the first bytes of an image say about it.
 
-    ``bits``: bits per pixel (all channels) when the header says; ``alpha``:
+    ``bits``: bits per pixel (all channels) and ``channels`` when the header
+    says (0: it does not); ``alpha``:
     whether it declares an alpha channel (None: it does not say);
     ``compression`` and ``photometric``: the BMP/TIFF codes; ``alpha_mask``:
     a BMP's alpha bit mask; ``top_down``: rows stored from the top (BMP).
@@ -48,6 +49,7 @@ class ImageInfo:
     height: int
     orientation: int = 1  # EXIF/TIFF 1..8; 1 is upright
     bits: int = 0
+    channels: int = 0
     alpha: bool | None = None
     compression: int = 0
     photometric: int = -1
@@ -101,10 +103,10 @@ def sniff_with(read: Read, name: str = "") -> ImageInfo | None:
     return None
 
 
-def max_pixels() -> int:
-    """The pixel limit: ``TRIPO_MAX_PIXELS`` when set to a positive number, else 16k x 16k."""
+def pixel_limit() -> int:
+    """The pixel limit: ``TRIPO3D_MAX_PIXELS`` when set to a positive number, else 16k x 16k."""
     try:
-        value = int(os.environ.get("TRIPO_MAX_PIXELS", "") or DEFAULT_MAX_PIXELS)
+        value = int(os.environ.get("TRIPO3D_MAX_PIXELS", "") or DEFAULT_MAX_PIXELS)
     except ValueError:
         return DEFAULT_MAX_PIXELS
     return value if value > 0 else DEFAULT_MAX_PIXELS
@@ -114,7 +116,7 @@ def check_header(path: str, *, max_pixels: int | None = None, max_bytes: int = M
     """Stat ``path`` and read at most its header; the :class:`ImageInfo`, or
     :class:`BadImage` with one sentence when it is missing, no regular file,
     empty, no image, or declares more bytes or pixels than allowed."""
-    limit = globals()["max_pixels"]() if max_pixels is None else max_pixels
+    limit = pixel_limit() if max_pixels is None else max_pixels
     name = os.path.basename(path) or path
     try:
         st = os.stat(path)
@@ -141,7 +143,7 @@ def check_header(path: str, *, max_pixels: int | None = None, max_bytes: int = M
                        "convert it to PNG or JPEG and try again.")
     if info.pixels > limit:
         raise BadImage(f"{name} declares {info.width}x{info.height} pixels, over the limit of {limit:,} "
-                       "pixels (TRIPO_MAX_PIXELS); scale it down and try again.")
+                       "pixels (TRIPO3D_MAX_PIXELS); scale it down and try again.")
     return info
 
 
@@ -173,7 +175,7 @@ def _png(read: Read, head: bytes) -> ImageInfo | None:
         return None
     w, h, depth, colour = struct.unpack(">IIBB", head[16:26])
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 0)
-    return ImageInfo("PNG", w, h, orient.png(read), bits=depth * channels, alpha=colour in (4, 6))
+    return ImageInfo("PNG", w, h, orient.png(read), bits=depth * channels, channels=channels, alpha=colour in (4, 6))
 
 
 def _jpeg(read: Read, head: bytes) -> ImageInfo | None:
@@ -195,8 +197,7 @@ def _jpeg(read: Read, head: bytes) -> ImageInfo | None:
             if len(seg) < 10:
                 return None
             depth, h, w, comps = struct.unpack(">BHHB", seg[4:10])
-            return ImageInfo("JPEG", w, h, orient.jpeg(read), bits=depth * comps, alpha=False,
-                             photometric=comps)
+            return ImageInfo("JPEG", w, h, orient.jpeg(read), bits=depth * comps, channels=comps, alpha=False)
         if marker == 0xDA:
             return None
         pos += 2 + length
@@ -245,8 +246,9 @@ _TIFF_TAGS = {256, 257, 258, 259, 262, 274, 277, 338}
 def _tiff(read: Read, head: bytes) -> ImageInfo | None:
     little = head[:2] == b"II"
     e = "<" if little else ">"
-    (first,) = struct.unpack(e + "I", head[4:8])
-    tags = orient.read_ifd(read, first, little, _TIFF_TAGS)
+    big = head[2:4] in (b"+\x00", b"\x00+")  # BigTIFF: 8-byte offsets
+    (first,) = struct.unpack(e + "Q", head[8:16]) if big else struct.unpack(e + "I", head[4:8])
+    tags = orient.read_ifd(read, first, little, _TIFF_TAGS, big=big)
     if 256 not in tags or 257 not in tags:
         return None
     samples = tags.get(277, (1,))[0]
@@ -254,7 +256,7 @@ def _tiff(read: Read, head: bytes) -> ImageInfo | None:
     photometric = tags.get(262, (-1,))[0]
     alpha = 338 in tags or (photometric == 2 and samples > 3)
     return ImageInfo("TIFF", tags[256][0], tags[257][0], orient.valid(tags.get(274, (1,))[0]), bits=bits,
-                     alpha=alpha, compression=tags.get(259, (1,))[0], photometric=photometric)
+                     channels=samples, alpha=alpha, compression=tags.get(259, (1,))[0], photometric=photometric)
 
 
 def _gif(read: Read, head: bytes) -> ImageInfo:
@@ -276,6 +278,8 @@ def _exr(read: Read, head: bytes) -> ImageInfo | None:
         if name_end <= pos or type_end < 0:
             return None
         (size,) = struct.unpack("<i", block[type_end + 1 : type_end + 5])
+        if size < 0:
+            return None
         value = block[type_end + 5 : type_end + 5 + size]
         if block[pos:name_end] == b"dataWindow" and len(value) == 16:
             x0, y0, x1, y1 = struct.unpack("<iiii", value)
@@ -310,7 +314,8 @@ def _jp2(read: Read, head: bytes) -> ImageInfo | None:
             inner = read(pos + 8, 64)
             if inner[4:8] == b"ihdr":
                 h, w, comps, bpc = struct.unpack(">IIHB", inner[8:19])
-                return ImageInfo("JPEG2000", w, h, bits=comps * ((bpc & 0x7F) + 1), alpha=comps in (2, 4))
+                return ImageInfo("JPEG2000", w, h, bits=comps * ((bpc & 0x7F) + 1), channels=comps,
+                                 alpha=comps in (2, 4))
             return None
         if kind == b"jp2c":
             return _j2k_siz(read(pos + 12, 64))
@@ -322,7 +327,7 @@ def _jp2(read: Read, head: bytes) -> ImageInfo | None:
 def _j2k_siz(siz: bytes) -> ImageInfo | None:
     _lsiz, _rsiz, xs, ys, xo, yo = struct.unpack(">HHIIII", siz[:20])
     (comps,) = struct.unpack(">H", siz[36:38])
-    return ImageInfo("JPEG2000", xs - xo, ys - yo, alpha=comps in (2, 4))
+    return ImageInfo("JPEG2000", xs - xo, ys - yo, channels=comps, alpha=comps in (2, 4))
 
 
 def _tga(head: bytes) -> ImageInfo | None:
@@ -336,7 +341,7 @@ def _tga(head: bytes) -> ImageInfo | None:
 
 def _iris(read: Read, head: bytes) -> ImageInfo:
     _storage, bpc, _dim, w, h, z = struct.unpack(">BBHHHH", head[2:12])
-    return ImageInfo("IRIS", w, h, bits=8 * bpc * z, alpha=z == 4)
+    return ImageInfo("IRIS", w, h, bits=8 * bpc * z, channels=z, alpha=z == 4)
 
 
 def _cineon(read: Read, head: bytes) -> ImageInfo:
@@ -355,7 +360,7 @@ def _dpx(read: Read, head: bytes) -> ImageInfo:
 
 def _psd(read: Read, head: bytes) -> ImageInfo:
     channels, h, w, depth = struct.unpack(">HIIH", head[12:24])
-    return ImageInfo("PSD", w, h, bits=channels * depth, alpha=channels in (2, 4, 5))
+    return ImageInfo("PSD", w, h, bits=channels * depth, channels=channels, alpha=channels in (2, 4, 5))
 
 
 _PARSERS = (
@@ -363,7 +368,7 @@ _PARSERS = (
     (lambda h: h[:3] == b"\xff\xd8\xff", _jpeg),
     (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", _webp),
     (lambda h: h[:2] == b"BM" and len(h) >= 26, _bmp),
-    (lambda h: h[:4] in (b"II*\x00", b"MM\x00*"), _tiff),
+    (lambda h: h[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), _tiff),
     (lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _gif),
     (lambda h: h[:4] == b"DDS " and len(h) >= 20, _dds),
     (lambda h: h[:4] == b"\x76\x2f\x31\x01", _exr),

@@ -76,6 +76,8 @@ def strip_jpeg(data: bytes, orientation: int = 1) -> bytes:
             out.append(data[pos : pos + 2])
             pos += 2
             continue
+        if pos + 4 > size:  # cut short inside a marker
+            break
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         end = pos + 2 + length
         if _jpeg_keeps(marker, data[pos + 4 : end]):

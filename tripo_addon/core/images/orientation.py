@@ -18,27 +18,32 @@ _MAX_ENTRIES = 4096
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 16: 8}
 
 
-def read_ifd(read: Read, offset: int, little: bool, tags: set[int] | None = None) -> dict[int, tuple[int, ...]]:
+def read_ifd(read: Read, offset: int, little: bool, tags: set[int] | None = None, *,
+             big: bool = False) -> dict[int, tuple[int, ...]]:
     """The entries of the TIFF IFD at ``offset`` that hold integers: tag -> values.
 
     Only values stored in the entry itself or a short array next to it are read
-    (``tags`` limits which); anything unreadable is left out.
+    (``tags`` limits which); anything unreadable is left out. ``big``: a
+    BigTIFF IFD (8-byte counts and offsets, 20-byte entries).
     """
     e = "<" if little else ">"
-    head = read(offset, 2)
-    if len(head) < 2:
+    count_size, entry, inline = (8, 20, 8) if big else (2, 12, 4)
+    head = read(offset, count_size)
+    if len(head) < count_size:
         return {}
-    (count,) = struct.unpack(e + "H", head)
-    body = read(offset + 2, 12 * min(count, _MAX_ENTRIES))
+    (count,) = struct.unpack(e + ("Q" if big else "H"), head)
+    body = read(offset + count_size, entry * min(count, _MAX_ENTRIES))
     found: dict[int, tuple[int, ...]] = {}
-    for i in range(len(body) // 12):
-        tag, typ, n = struct.unpack(e + "HHI", body[12 * i : 12 * i + 8])
+    for i in range(len(body) // entry):
+        at = entry * i
+        tag, typ = struct.unpack(e + "HH", body[at : at + 4])
+        (n,) = struct.unpack(e + ("Q" if big else "I"), body[at + 4 : at + 4 + inline])
         if (tags is not None and tag not in tags) or typ not in (1, 3, 4, 16) or not 0 < n <= 64:
             continue
         size = _TYPE_SIZES[typ]
-        raw = body[12 * i + 8 : 12 * i + 12]
-        if size * n > 4:
-            (where,) = struct.unpack(e + "I", raw)
+        raw = body[at + 4 + inline : at + entry]
+        if size * n > inline:
+            (where,) = struct.unpack(e + ("Q" if big else "I"), raw)
             raw = read(where, size * n)
             if len(raw) < size * n:
                 continue
