@@ -167,3 +167,26 @@ def test_a_memory_blow_up_in_the_reader_fails_that_picture_alone(sim, cli_env, t
     jobs = {os.path.basename(j["image"]): j for j in json.loads(report.read_text())["jobs"]}
     assert jobs["a_hog.tif"]["error"] == STOPPED.format("a_hog.tif")
     assert jobs["b_fine.tif"]["status"] == "COMPLETED"
+
+
+def test_the_generate_button_on_a_tiff_uses_the_decoder_which_ends_with_the_addon(env, tmp_path):
+    import tripo_addon
+    from tripo_addon import api
+    from tripo_addon.blender.engine.manager import manager
+    from tripo_addon.core.jobs import State
+
+    path = tmp_path / "button.tif"
+    _picture().save(path, format="TIFF")
+    tripo_addon.register()
+    try:
+        manager.jobs.clear()
+        assert bpy.ops.tripo3d.generate(source=str(path)) == {"FINISHED"}  # returns at once
+        (job,) = manager.jobs.values()
+        done = api.wait(job.id, timeout=60)
+        assert done.state == State.IMPORTED, done.error
+        assert _sent(env, done.request_id).convert("RGB").tobytes() == _picture().tobytes()
+        pid = decoding.shared().pid
+        assert pid is not None  # the child lives on for the next picture while the add-on is enabled
+    finally:
+        tripo_addon.unregister()
+    assert decoding.shared().pid is None and _decoder_children(f"BLENDER_USER_RESOURCES={os.environ['BLENDER_USER_RESOURCES']}") == []
