@@ -270,3 +270,18 @@ def test_keep_metadata_keeps_it_on_files_sent_as_they_are_and_a_decoded_picture_
     sent = Image.open(io.BytesIO(decoded.data))
     assert client.starts == 1 and b"SERIAL-1234" not in decoded.data and not sent.getexif()
     assert sent.size == ImageOps.exif_transpose(Image.open(turned)).size == (80, 120)
+
+
+def test_a_turned_16bit_picture_keeps_its_values(decoder, tmp_path):
+    import numpy as np
+
+    values = np.array([[0, 1000, 20000, 40000, 65535]] * 3, dtype=np.uint16)
+    path = tmp_path / "deep-turned.png"
+    exif = Image.Exif()
+    exif[274] = 6
+    Image.fromarray(values).save(path, exif=exif.tobytes())
+    data, note = _decode(decoder(), path)
+    sent = _sent(data)
+    assert sent.size == (3, 5) and "8-bit" in note
+    got = [sent.convert("L").getpixel((1, y)) for y in range(5)]
+    assert all(abs(g - round(int(v) / 257)) <= 1 for g, v in zip(got, values[0], strict=True)), got

@@ -71,8 +71,14 @@ def decode(request: dict, workdir: str) -> tuple[bytes, dict]:
     finally:
         for datablock in made:
             bpy.data.images.remove(datablock)
+    note = " ".join(n for n in (fitted.note, _float_note(name) if is_float else "") if n)
     return fitted.data, {"ok": True, "format": fitted.format, "width": fitted.width, "height": fitted.height,
-                         "note": fitted.note, "float": is_float}
+                         "note": note}
+
+
+def _float_note(name: str) -> str:
+    return (f"{name} holds more than 8 bits a channel; it was sent as 8-bit colour, as the Image Editor shows "
+            "it with the Standard view transform.")
 
 
 def _upright_size(width: int, height: int, info: ImageInfo | None) -> tuple[int, int]:
@@ -116,7 +122,8 @@ def _upright(image, info: ImageInfo | None, max_edge: int, size: tuple[int, int]
     made.remove(image)
     bpy.data.images.remove(image)
     made.append(upright)
-    upright.colorspace_settings.name = colorspace
+    if not is_float:  # a float buffer holds scene-linear values whatever the file's colour space was
+        upright.colorspace_settings.name = colorspace
     upright.pixels.foreach_set(rgba.ravel())
     return upright
 
