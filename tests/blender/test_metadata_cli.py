@@ -1,5 +1,5 @@
-"""The batch command sends a photo's pixels without its metadata, and as it is
-with --keep-metadata: checked on what the gateway simulator received."""
+"""A photo's pixels leave without its metadata, and as they are when asked: the
+batch command (checked on what the gateway simulator received) and a Blender image."""
 
 from __future__ import annotations
 
@@ -38,3 +38,25 @@ def test_the_batch_sends_no_metadata_unless_asked(sim, cli_env, tmp_path):  # no
     assert kept.returncode == 0, kept.stdout[-2000:] + kept.stderr[-2000:]
     assert sim.stats()["submits"] == 2  # other bytes: another job
     assert photo.read_bytes() in [image for _url, image in sent_pictures(sim)]
+
+
+def test_a_blender_image_of_a_photo_is_sent_without_its_metadata_unless_asked(blender, tmp_path):
+    import bpy
+
+    from tripo_addon.blender.exp.image_source import picture_request
+
+    photo = tmp_path / "IMG_2041.jpg"
+    photo.write_bytes(private_jpeg())
+    image = bpy.data.images.load(str(photo))
+    try:
+        for packed in (False, True):
+            if packed:
+                image.pack()  # the bytes now come from the .blend, not the file
+            _label, sent, _note = picture_request("", image)
+            assert sent is not None and not [s for s in SECRETS if s in sent.data], packed
+            with Image.open(io.BytesIO(sent.data)) as a, Image.open(photo) as b:
+                assert np.array_equal(np.asarray(a), np.asarray(b))
+            _label, kept, _note = picture_request("", image, keep_metadata=True)
+            assert kept.data == photo.read_bytes(), packed
+    finally:
+        bpy.data.images.remove(image)

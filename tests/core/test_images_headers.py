@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tripo_addon.core.errors import BadImage
-from tripo_addon.core.images import check_header, sniff
+from tripo_addon.core.images import check_header, prepare, read_local_image, sendable_as_is, sniff
 from tripo_addon.core.images.headers import HEAD_BYTES
 
 PILLOW_NAMES = {"TGA": "TARGA", "SGI": "IRIS"}
@@ -207,17 +207,19 @@ def bytes_read_by_this_process() -> int:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux's /proc/self/io to count reads")
-def test_over_the_pixel_limit_refused_before_the_body_is_read(tmp_path):
+@pytest.mark.parametrize("reader", [check_header, prepare, read_local_image])
+def test_over_the_pixel_limit_refused_before_the_body_is_read(tmp_path, reader):
     path = tmp_path / "bomb.png"
     with open(path, "wb") as f:  # a sparse 2 GB file declaring 100k x 100k
         f.write(png_declaring(100_000, 100_000))
         f.truncate(2_000_000_000)
     before = bytes_read_by_this_process()
     with pytest.raises(BadImage, match=r"bomb.png declares 100000x100000 pixels, over the limit") as e:
-        check_header(str(path))
+        reader(str(path))
     read = bytes_read_by_this_process() - before
     assert read <= HEAD_BYTES + 64 * 1024, f"{read} bytes read"
     assert "TRIPO3D_MAX_PIXELS" in str(e.value) and "\n" not in str(e.value)
+    assert sendable_as_is(str(path)) is False
 
 
 def test_pixel_limit_from_the_environment(tmp_path, monkeypatch):

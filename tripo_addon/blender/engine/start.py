@@ -32,7 +32,7 @@ def start_job(source: str, params: dict, options: ImportOptions, *, force: bool 
     if not all(params.values()):
         raise E.BadRequest("An option set to Other... has no value; type the value to send.")
     settings = settings_mod.for_a_job(manager.settings_override)
-    label, prepared, note = picture_request(source, image)
+    label, prepared, note = picture_request(source, image, keep_metadata=settings.keep_metadata)
     remote = prepared.is_remote if prepared is not None else "://" in label  # a URL comes back as it was given
     if not remote and settings.upload_route != "inline" and settings.storage_error is not None:
         raise settings.storage_error  # the bucket a local picture needs cannot work: said now, before any request

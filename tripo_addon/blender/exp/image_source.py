@@ -25,14 +25,15 @@ WRITABLE_FORMATS = frozenset({"BMP", "IRIS", "PNG", "JPEG", "JPEG2000", "TARGA",
                               "OPEN_EXR_MULTILAYER", "OPEN_EXR", "HDR", "TIFF", "WEBP"})
 
 
-def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None, str]:
+def picture_request(source: str, image=None, *, keep_metadata: bool = False) -> tuple[str, PreparedImage | None, str]:
     """What a job's worker needs to read its picture: (the source to record,
     the picture when it had to be read here, a note). URLs and files are read
     by the worker, off the main thread (a file Blender must decode goes to the
     decoder child from there); a Blender image, already open here, is read now.
-    Here a file is only looked up, never read."""
+    Here a file is only looked up, never read. ``keep_metadata``: a picture
+    read here keeps its EXIF, XMP and IPTC."""
     if image is not None:
-        prepared, note = prepare_datablock(image)
+        prepared, note = prepare_datablock(image, keep_metadata=keep_metadata)
         return prepared.source, prepared, note
     source = (source or "").strip()
     if not source:
@@ -42,7 +43,7 @@ def picture_request(source: str, image=None) -> tuple[str, PreparedImage | None,
     path = bpy.path.abspath(source) if source.startswith("//") else source
     datablock = bpy.data.images.get(source)
     if datablock is not None and not os.path.exists(path):
-        prepared, note = prepare_datablock(datablock)
+        prepared, note = prepare_datablock(datablock, keep_metadata=keep_metadata)
         return prepared.source, prepared, note
     if not os.path.exists(path):
         raise BadImage(f"The image file {path} does not exist; check the path.")
@@ -69,8 +70,9 @@ def prepare_source(source: str) -> tuple[PreparedImage, str]:
     return prepare_local(path, shared())
 
 
-def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
-    """Bytes for an image datablock; the source recorded is its file path or name."""
+def prepare_datablock(image: "bpy.types.Image", *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
+    """Bytes for an image datablock; the source recorded is its file path or name.
+    A PNG, JPEG or WebP sent as it is loses its metadata unless ``keep_metadata``."""
     name = image.name
     label = bpy.path.abspath(image.filepath) if image.filepath and image.source == "FILE" else name
     if image.type == "RENDER_RESULT":
@@ -86,7 +88,7 @@ def prepare_datablock(image: "bpy.types.Image") -> tuple[PreparedImage, str]:
     if raw is not None:
         info = core_images.sniff(raw)
         if info and info.sendable and max(info.width, info.height) <= MAX_EDGE_PX and len(raw) <= MAX_INLINE_BYTES:
-            return core_images.prepare(label, raw), ""
+            return core_images.prepare(label, raw, keep_metadata=keep_metadata), ""
     if not image.has_data and image.source == "FILE":
         image.reload()
     if image.size[0] == 0 or image.size[1] == 0:
