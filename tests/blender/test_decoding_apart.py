@@ -87,6 +87,7 @@ def _decoder_children(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.matrix
 def test_from_file_a_tiff_is_read_by_the_worker_apart_and_sent_upright(env, tmp_path):
     path = tmp_path / "turned.tif"
     _picture().save(path, format="TIFF", tiffinfo={274: 6})
@@ -103,6 +104,7 @@ def test_from_file_a_tiff_is_read_by_the_worker_apart_and_sent_upright(env, tmp_
     assert decoding.shared().pid is None  # the batch's end ended the child
 
 
+@pytest.mark.matrix
 def test_an_open_dds_image_is_read_in_this_blender(blender, tmp_path):
     # An image the artist already opened stays in process; a DDS one once failed there ("enum '' not found").
     path = tmp_path / "texture.dds"
@@ -138,8 +140,11 @@ def test_a_batch_with_files_that_crash_or_hang_the_reader_runs_to_the_end(sim, c
     jobs = {os.path.basename(j["image"]): j for j in json.loads(report.read_text())["jobs"]}
     assert sorted(jobs) == sorted(os.listdir(folder))  # one entry per input
     assert jobs["c_hangs.tif"]["error"] == STOPPED.format("c_hangs.tif")
-    for crasher in ("00r1_graya_la.jp2", "tiff_tiled_cmyk_jpeg.tif"):  # fixed in a later Blender: then sent
-        assert jobs[crasher]["status"] == "COMPLETED" or jobs[crasher]["error"] == STOPPED.format(crasher), jobs[crasher]
+    for crasher in ("00r1_graya_la.jp2", "tiff_tiled_cmyk_jpeg.tif"):
+        # Blender 4.5 crashes on both; another version may read them, or read one wrong (refused, never sent).
+        error = jobs[crasher]["error"]
+        assert jobs[crasher]["status"] == "COMPLETED" or error == STOPPED.format(crasher) or error.startswith(
+            f"{crasher} cannot be read: Blender could not decode this"), jobs[crasher]
         if jobs[crasher]["error"]:
             assert jobs[crasher]["error"] in out  # said on its own line too
     for name in ("a_turned.tif", "b_padding.bmp", "d_fine.tif", "e_plain.png"):
@@ -169,6 +174,7 @@ def test_a_memory_blow_up_in_the_reader_fails_that_picture_alone(sim, cli_env, t
     assert jobs["b_fine.tif"]["status"] == "COMPLETED"
 
 
+@pytest.mark.matrix
 def test_the_generate_button_on_a_tiff_uses_the_decoder_which_ends_with_the_addon(env, tmp_path):
     import tripo_addon
     from tripo_addon import api

@@ -26,6 +26,7 @@ CRASHERS = os.path.join(REPO, "tests", "data", "crashers")
 
 # The child imports bpy (the .venv's and every matrix leg's); this process never does.
 assert importlib.util.find_spec("bpy") is not None
+pytestmark = pytest.mark.matrix  # Blender's readers differ between versions
 
 
 @pytest.fixture
@@ -109,17 +110,29 @@ def test_a_32bit_bmp_whose_fourth_byte_is_padding_is_sent_opaque(decoder, tmp_pa
     assert sent.convert("RGB").tobytes() == im.tobytes()
 
 
+@pytest.fixture(scope="module")
+def blender_version() -> tuple[int, int]:
+    """The version of the Blender the child runs (asked in a process of its own: this one has no bpy)."""
+    out = subprocess.run([sys.executable, "-c", "import bpy; print(*bpy.app.version[:2])"], capture_output=True,
+                         text=True, timeout=300).stdout.split()
+    return int(out[-2]), int(out[-1])
+
+
 @pytest.mark.parametrize("crasher", ["00r1_graya_la.jp2", "tiff_tiled_cmyk_jpeg.tif"])
-def test_a_file_that_crashes_blenders_reader_fails_alone(decoder, tmp_path, crasher):
+def test_a_file_that_crashes_blenders_reader_fails_alone(decoder, tmp_path, crasher, blender_version):
     # Real files from Pillow's test suite: Blender 4.5's reader dies on them (SIGSEGV, SIGABRT).
     client = decoder()
     path = os.path.join(CRASHERS, crasher)
+    stopped = f"Blender's reader stopped on {crasher}; convert it to PNG and try again."
     try:
         data, _note = _decode(client, path)
     except BadImage as exc:
-        assert exc.message == f"Blender's reader stopped on {crasher}; convert it to PNG and try again."
-        assert client.pid is None  # the crashed child is gone, not left behind
+        # The JPEG 2000 one corrupts the reader's memory: it crashes, or is read wrong and refused (never sent).
+        if "cannot be read" not in exc.message or (blender_version == (4, 5) and crasher.endswith(".tif")):
+            assert exc.message == stopped
+            assert client.pid is None  # the crashed child is gone, not left behind
     else:  # a Blender whose reader was fixed: then it is a picture like any other
+        assert blender_version != (4, 5), "Blender 4.5's reader was expected to crash on this file"
         assert _sent(data).size == Image.open(path).size
     good = tmp_path / "good.tif"
     _picture().save(good, format="TIFF")
