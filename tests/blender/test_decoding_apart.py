@@ -15,6 +15,7 @@ import pytest
 from helpers import SIM_KEY, fast_retry, make_image
 from PIL import Image, ImageOps
 from test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+from test_extension_zip import built_zip  # noqa: F401  (a fixture)
 
 from tripo_addon.blender import settings as settings_mod
 from tripo_addon.blender.engine.batch import generate_blocking
@@ -196,3 +197,16 @@ def test_the_generate_button_on_a_tiff_uses_the_decoder_which_ends_with_the_addo
     finally:
         tripo_addon.unregister()
     assert decoding.shared().pid is None and _decoder_children(f"BLENDER_USER_RESOURCES={os.environ['BLENDER_USER_RESOURCES']}") == []
+
+
+@pytest.mark.slow
+def test_the_installed_extension_decodes_apart_too(built_zip, sim, tmp_path):  # noqa: F811
+    # The child loads the add-on's core from the installed extension's folder, under a private name.
+    from test_extension_zip import _generate_run
+
+    path = tmp_path / "installed.tif"
+    _picture().save(path, format="TIFF", tiffinfo={274: 3})
+    got = _generate_run(built_zip, str(path), sim, tmp_path / "user")
+    assert got["state"].lower().endswith("imported"), got
+    (sim_job,) = sim._jobs.values()
+    assert _sent(sim, sim_job.request_id).convert("RGB").tobytes() == _picture().rotate(180).tobytes()
