@@ -111,11 +111,16 @@ def test_a_32bit_bmp_whose_fourth_byte_is_padding_is_sent_opaque(decoder, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def blender_version() -> tuple[int, int]:
-    """The version of the Blender the child runs (asked in a process of its own: this one has no bpy)."""
-    out = subprocess.run([sys.executable, "-c", "import bpy; print(*bpy.app.version[:2])"], capture_output=True,
-                         text=True, timeout=300).stdout.split()
-    return int(out[-2]), int(out[-1])
+def blender_version(tmp_path_factory) -> tuple[int, int]:
+    """The version of the Blender the child runs, as the child says (this process has no bpy)."""
+    client = DecoderClient([sys.executable, CHILD])
+    probe = str(tmp_path_factory.mktemp("probe") / "probe.tif")
+    _picture().save(probe, format="TIFF")
+    try:
+        client.decode(probe, check_header(probe))
+    finally:
+        client.stop()
+    return client.blender_version[:2]
 
 
 @pytest.mark.parametrize("crasher", ["00r1_graya_la.jp2", "tiff_tiled_cmyk_jpeg.tif"])

@@ -109,7 +109,7 @@ def main() -> None:
     _watch_parent()
     _cap_memory(int(args["memory-mb"]))
     workdir = tempfile.mkdtemp(prefix="tripo3d-decoder-")
-    _answer({"ready": True, "pid": os.getpid(), "peak_mb": steps.peak_mb()})
+    _answer({"ready": True, "pid": os.getpid(), "peak_mb": steps.peak_mb(), "blender": steps.blender_version()})
     try:
         for line in sys.stdin:
             if not line.strip():

@@ -43,6 +43,11 @@ def peak_mb() -> float:
         return 0.0
 
 
+def blender_version() -> list[int]:
+    """The version of the Blender whose readers this child runs."""
+    return list(bpy.app.version)
+
+
 def decode(request: dict, workdir: str) -> tuple[bytes, dict]:
     """The encoded picture for ``request`` (its path, name, header fields and limits) and what was done."""
     path = request["path"]

@@ -55,6 +55,7 @@ class DecoderClient:
         self.start_timeout = start_timeout
         self.starts = 0  # children started so far (a restart after a crash counts)
         self.last_peak_mb = 0.0  # the child's peak memory after its last answer
+        self.blender_version: tuple = ()  # the version of the Blender the child runs, once started
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._answers: queue.Queue = queue.Queue()
@@ -119,6 +120,7 @@ class DecoderClient:
             self._end_child(kill=True)
             raise TripoError(f"Blender's image reader could not start, so {name} was not read; "
                              "convert it to PNG and try again.")
+        self.blender_version = tuple(ready.get("blender") or ())
 
     def _ask(self, request: dict, name: str) -> dict:
         proc = self._proc
