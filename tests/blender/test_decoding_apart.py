@@ -210,3 +210,20 @@ def test_the_installed_extension_decodes_apart_too(built_zip, sim, tmp_path):  #
     assert got["state"].lower().endswith("imported"), got
     (sim_job,) = sim._jobs.values()
     assert _sent(sim, sim_job.request_id).convert("RGB").tobytes() == _picture().rotate(180).tobytes()
+
+
+@pytest.mark.matrix
+def test_the_sidebar_never_makes_a_thumbnail_with_a_reader_that_may_crash(blender, tmp_path):
+    import tripo_addon
+    from tripo_addon.blender.ui import thumbnails
+
+    png = tmp_path / "fine.png"
+    png.write_bytes(make_image("PNG"))
+    tripo_addon.register()
+    try:
+        for crasher in ("00r1_graya_la.jp2", "tiff_tiled_cmyk_jpeg.tif"):
+            # Blender 4.5 would die here making its thumbnail (this test's process with it).
+            assert thumbnails._file_icon(os.path.join(CRASHERS, crasher)) == 0
+        assert thumbnails._safe_to_preview(str(png))
+    finally:
+        tripo_addon.unregister()
