@@ -10,6 +10,7 @@ Editor shows with it.
 from __future__ import annotations
 
 import os
+import sys
 
 import bpy
 
@@ -34,11 +35,19 @@ class Refused(Exception):
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory, in MB (0 where it cannot be read)."""
+    """This process's peak resident memory, in MB (0 where it cannot be read). Linux's VmHWM is this
+    program's own; ``ru_maxrss`` there also counts what the parent held when it forked."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     try:
         import resource
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
     except (ImportError, OSError):
         return 0.0
 
