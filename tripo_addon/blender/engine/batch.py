@@ -22,6 +22,7 @@ from ...core import errors as E
 from ...core.jobs import DEFAULT_PARAMS, READY_TO_IMPORT, Job, State
 from ...core.net.ratelimit import SharedLimiter
 from .. import settings as settings_mod
+from ..exp import decoding
 from ...core.placement_options import ImportOptions
 from .manager import manager
 from .start import start_job
@@ -261,6 +262,7 @@ def run(
             _wait_for_submits_in_flight(SUBMIT_GRACE)
             _answer_stopped(active, sharing, owners, outcomes, on_done)
         manager.settings_override, manager.limiter = previous, previous_limiter
+        decoding.stop()  # the decoder child ends with the batch; the next job starts another
     return [o for o in outcomes if o is not None]
 
 

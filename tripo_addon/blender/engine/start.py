@@ -15,6 +15,7 @@ from ...core.gameready import DOCUMENTED_FIELDS
 from ...core.jobs import Job
 from ...core.placement_options import ImportOptions
 from .. import settings as settings_mod
+from ..exp import decoding
 from ..exp.image_source import picture_request
 from ..imp.prerequisites import check_import_prerequisites
 from .manager import manager
@@ -39,7 +40,8 @@ def start_job(source: str, params: dict, options: ImportOptions, *, force: bool 
         raise settings.storage_error  # the bucket a local picture needs cannot work: said now, before any request
     request = StartRequest(source=label, params=dict(params), import_options=dict(options.__dict__), force=force,
                            origin=origin, blend_file=bpy.data.filepath, prepared=prepared, note=note,
-                           bucket=settings, keep_metadata=settings.keep_metadata)
+                           bucket=settings, keep_metadata=settings.keep_metadata,
+                           decoder=None if prepared is not None or remote else decoding.shared())
     job = Job(source=label, params=dict(params), content_hash="", id=uuid.uuid4().hex, origin=origin,
               blend_file=request.blend_file, import_options=dict(request.import_options))
     manager.start(job, request=request, settings=settings, image=image)

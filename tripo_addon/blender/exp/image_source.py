@@ -1,9 +1,11 @@
-"""Turning what the user points at into image bytes the gateway accepts.
+"""Turning what the user points at into what a job sends.
 
-Sources: an http(s) URL (sent as is), a local file, or an image datablock
-(file-backed, packed, generated, or the Render Result). Images Blender can
-read but the gateway cannot (EXR, TIFF, ...) and images over the size limit
-are re-encoded as PNG, downscaled to the limit; the note says so.
+Sources: an http(s) URL (sent as is), a local file, or an image datablock (file-backed, packed,
+generated, or the Render Result). A file is left for the job's worker, off the main thread: it is
+sent as it is, or decoded apart by Blender's reader in a child process
+(:mod:`...core.images.decoder_client`), so a reader that crashes never takes this Blender down. An
+image already open in Blender is read here; one the gateway cannot take as it is, or over the size
+limit, is re-encoded as PNG (or JPEG), downscaled to the limit; the note says so.
 """
 
 from __future__ import annotations
@@ -18,22 +20,27 @@ from ...core.images import MAX_EDGE_PX, MAX_INLINE_BYTES, PreparedImage
 from ..compat import save_image_copy
 
 
+#: Formats Blender writes as well as reads (a copy of an image in one of them saves as PNG).
+WRITABLE_FORMATS = frozenset({"BMP", "IRIS", "PNG", "JPEG", "JPEG2000", "TARGA", "TARGA_RAW", "CINEON", "DPX",
+                              "OPEN_EXR_MULTILAYER", "OPEN_EXR", "HDR", "TIFF", "WEBP"})
+
+
 def picture_request(source: str, image=None, *, keep_metadata: bool = False) -> tuple[str, PreparedImage | None, str]:
     """What a job's worker needs to read its picture: (the source to record,
-    the picture when it had to be read here, a note). URLs and PNG, JPEG or
-    WebP files within the limits are read by the worker, off the main thread;
-    a Blender image (already open here) and a file only Blender decodes are
-    read now. Only the file's header is read for that choice. ``keep_metadata``:
-    a picture read here keeps its EXIF, XMP and IPTC."""
+    the picture when it had to be read here, a note). URLs and files are read
+    by the worker, off the main thread (a file Blender must decode goes to the
+    decoder child from there); a Blender image, already open here, is read now.
+    Here a file is only looked up, never read. ``keep_metadata``: a picture
+    read here keeps its EXIF, XMP and IPTC."""
     if image is not None:
         prepared, note = prepare_datablock(image, keep_metadata=keep_metadata)
         return prepared.source, prepared, note
     source = (source or "").strip()
     if not source:
         raise BadImage("No image was given; pick an image, a file or a URL.")
+    if core_images.is_url(source):
+        return source, None, ""
     path = bpy.path.abspath(source) if source.startswith("//") else source
-    if core_images.sendable_as_is(path):
-        return path, None, ""
     datablock = bpy.data.images.get(source)
     if datablock is not None and not os.path.exists(path):
         prepared, note = prepare_datablock(datablock, keep_metadata=keep_metadata)
@@ -42,12 +49,15 @@ def picture_request(source: str, image=None, *, keep_metadata: bool = False) -> 
         raise BadImage(f"The image file {path} does not exist; check the path.")
     if os.path.isdir(path):
         raise BadImage(f"{path} is a folder, not an image file; give a PNG, JPEG or WebP file.")
-    prepared, note = _prepare_file(path, keep_metadata=keep_metadata)
-    return path, prepared, note
+    return path, None, ""
 
 
 def prepare_source(source: str) -> tuple[PreparedImage, str]:
-    """Return the prepared image and a note for the user ("" when nothing changed)."""
+    """The prepared image and a note for the user ("" when nothing changed), read now: the steps a
+    job's worker takes for a URL or a file (a file Blender must decode goes to the decoder child)."""
+    from ...core.images.decoder_client import prepare_local
+    from .decoding import shared
+
     source = (source or "").strip()
     if not source:
         raise BadImage("No image was given; pick an image, a file or a URL.")
@@ -57,48 +67,7 @@ def prepare_source(source: str) -> tuple[PreparedImage, str]:
     image = bpy.data.images.get(source)
     if image is not None and not os.path.exists(path):
         return prepare_datablock(image)
-    return _prepare_file(path)
-
-
-def _prepare_file(path: str, *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
-    core_images.check_header(path)  # refused from its header before anything reads or decodes it
-    try:
-        data, info = core_images.read_local_image(path)
-    except BadImage:
-        # Not PNG/JPEG/WebP: Blender may still read it (EXR, TIFF, BMP...).
-        if not os.path.isfile(path):
-            raise
-        return _reencode_file(path)
-    if max(info.width, info.height) <= MAX_EDGE_PX and len(data) <= MAX_INLINE_BYTES:
-        return core_images.prepare(path, data, keep_metadata=keep_metadata), ""
-    return _reencode_file(path)
-
-
-def _reencode_file(path: str) -> tuple[PreparedImage, str]:
-    name = os.path.basename(path)
-    try:
-        image = bpy.data.images.load(path, check_existing=False)
-    except RuntimeError:
-        raise _unreadable(path, name) from None
-    try:
-        if image.size[0] == 0 or image.size[1] == 0:  # reading .size loads the pixels
-            raise _unreadable(path, name)
-        data, note = _encode_png(image, name, owned=True)
-    finally:
-        bpy.data.images.remove(image)
-    return core_images.prepare(path, data), note
-
-
-def _unreadable(path: str, name: str) -> BadImage:
-    """A file that looks like an image but cannot be read, or that is none."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-    info = core_images.sniff(head + b"\x00" * 64, os.path.basename(path))
-    if info is not None and info.blender_reads:
-        return BadImage(f"{name} cannot be read: it starts like an image but Blender could not decode it "
-                        "(a damaged or cut-short file?); save or copy it again.")
-    return BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
-                    "convert it to PNG or JPEG and try again.")
+    return prepare_local(path, shared())
 
 
 def prepare_datablock(image: "bpy.types.Image", *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
@@ -165,18 +134,17 @@ def _render_result(image) -> tuple[PreparedImage, str]:
     return core_images.prepare("Render Result", data), ""
 
 
-def _encode_png(image, name: str, *, owned: bool = False) -> tuple[bytes, str]:
+def _encode_png(image, name: str) -> tuple[bytes, str]:
     """A PNG (or a much smaller JPEG) of ``image``, at most MAX_EDGE_PX per edge, and what was done.
 
-    ``owned``: the datablock is ours (loaded just for this) and may be scaled
-    in place; a user's image is copied first. A file-backed copy would look
+    The user's image is copied first, and the copy scaled and saved. A file-backed copy would look
     for its pixels in the new file, so the encoded file is written with
     ``save(filepath=..., save_copy=True)``, which changes nothing on the image.
     """
     width, height = image.size
     scale = min(1.0, MAX_EDGE_PX / max(width, height))
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    target = image if owned else image.copy()
+    target = _copy(image)
     try:
         if (new_w, new_h) != (width, height):
             target.scale(new_w, new_h)
@@ -186,8 +154,7 @@ def _encode_png(image, name: str, *, owned: bool = False) -> tuple[bytes, str]:
             if len(jpeg) < len(data) // 2:
                 data = jpeg
     finally:
-        if target is not image:
-            bpy.data.images.remove(target)
+        bpy.data.images.remove(target)
     if len(data) > MAX_INLINE_BYTES:
         raise BadImage(f"{name} is still over {MAX_INLINE_BYTES // (1024 * 1024)} MB at {new_w}x{new_h}; "
                        "scale it down and try again.")
@@ -196,17 +163,35 @@ def _encode_png(image, name: str, *, owned: bool = False) -> tuple[bytes, str]:
     return data, ""
 
 
+def _copy(image):
+    """A copy of the user's image that Blender can save as PNG. A copy of a file-backed image keeps
+    its file format, and Blender cannot write some it reads (DDS...): those get a new image with
+    the same pixels."""
+    if image.source != "FILE" or image.file_format in WRITABLE_FORMATS:
+        return image.copy()
+    import numpy as np
+
+    width, height = image.size
+    pixels = np.empty(width * height * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    copy = bpy.data.images.new(image.name + " (copy)", width, height, alpha=image.depth not in (8, 24, 48, 96),
+                               float_buffer=image.is_float)
+    copy.colorspace_settings.name = image.colorspace_settings.name
+    copy.pixels.foreach_set(pixels)
+    return copy
+
+
 def _save_as(image, file_format: str) -> bytes:
     import tempfile
 
     fd, tmp = tempfile.mkstemp(suffix=".png" if file_format == "PNG" else ".jpg", prefix="tripo3d-")
     os.close(fd)
-    old = image.file_format
     try:
+        # Never set back: ``image`` is a copy of ours, and the format of some
+        # (DDS, ...) is one an image may not be given ("enum '' not found").
         image.file_format = file_format
         save_image_copy(image, tmp)
         with open(tmp, "rb") as f:
             return f.read()
     finally:
-        image.file_format = old
         os.remove(tmp)

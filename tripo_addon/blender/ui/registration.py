@@ -11,6 +11,7 @@ from bpy.app.handlers import persistent
 
 from . import job_list, operators, panels, thumbnails, properties, model_preview
 from ..engine.manager import manager
+from ..exp import decoding
 from ..windows import redraw
 
 #: In registration order (unregistered in reverse).
@@ -84,6 +85,7 @@ def register() -> None:
 def unregister() -> None:
     global _cli_handle
     manager.shutdown(timeout=0.5)
+    decoding.stop()  # no decoder child outlives the add-on
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None

@@ -58,7 +58,7 @@ def _file_icon(path: str, *, load: bool = True) -> int:
     if icon is not None or not load:
         return icon or 0
     icon = 0
-    if os.path.isfile(key):
+    if _safe_to_preview(key):
         try:
             preview = _previews[key] if key in _previews else _previews.load(key, key, "IMAGE")
             icon = preview.icon_id if preview.image_size[0] > 0 else 0
@@ -66,6 +66,19 @@ def _file_icon(path: str, *, load: bool = True) -> int:
             icon = 0
     _file_icons[key] = icon
     return icon
+
+
+def _safe_to_preview(path: str) -> bool:
+    """Whether Blender may make a file's thumbnail here, in the artist's Blender: only a PNG, JPEG or
+    WebP within the pixel limit, from its header. Blender's other readers may crash on a file (that
+    one is decoded apart when sent: .exp.decoding); such a file shows the plain image icon."""
+    from ...core.errors import BadImage
+    from ...core.images import check_header
+
+    try:
+        return check_header(path).sendable
+    except BadImage:
+        return False
 
 
 def _file_icon_later(path: str) -> int:

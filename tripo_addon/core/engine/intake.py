@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import errors as E
-from ..images import PreparedImage, prepare
+from ..images import PreparedImage
 from ..jobs import Job
 from ..storage.delivery import Delivery, choose_route
 from .planning import Decision, Plan, plan
@@ -32,6 +32,9 @@ class StartRequest:
     #: file only Blender can decode); None: the worker reads the file or URL.
     prepared: PreparedImage | None = field(default=None, repr=False)
     note: str = ""  # what preparing it on the main thread did
+    #: Decodes, apart, a file the gateway cannot take as it is (a DecoderClient, made on the main
+    #: thread); None: such a file is refused.
+    decoder: object = field(default=None, repr=False)
     #: How local pictures travel: an object with ``upload_route``, ``storage``
     #: and ``storage_error`` (the Blender layer's Settings), read in the worker.
     bucket: object = None
@@ -56,7 +59,10 @@ def take_in(request: StartRequest, journal: Journal, job_id: str = "") -> Intake
     """Prepare the picture and plan its job (a new one gets ``job_id``). Raises :class:`~..errors.TripoError`
     (a picture that cannot be sent, a journal that cannot be written): nothing
     was sent then, and no record was made."""
-    prepared = request.prepared or prepare(request.source, keep_metadata=request.keep_metadata)
+    from ..images.decoder_client import prepare_local
+
+    prepared, decoded_note = (request.prepared, "") if request.prepared else prepare_local(
+        request.source, request.decoder, keep_metadata=request.keep_metadata)
     requested = getattr(request.bucket, "upload_route", "auto")
     storage = getattr(request.bucket, "storage", None)
     problem = getattr(request.bucket, "storage_error", None)
@@ -69,7 +75,7 @@ def take_in(request: StartRequest, journal: Journal, job_id: str = "") -> Intake
     p = plan(journal, prepared, request.params, force=request.force, origin=request.origin,
              blend_file=request.blend_file, active_ids=request.active_ids, new_id=job_id)
     job = p.job
-    notes = [n for n in (request.note, p.note) if n]
+    notes = [n for n in (request.note, decoded_note, p.note) if n]
     if p.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT):
         job.import_options = dict(request.import_options)
         job.blend_file = request.blend_file  # asked for here, so it lands here
