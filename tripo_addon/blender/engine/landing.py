@@ -7,6 +7,7 @@ import time
 
 import bpy
 
+from ...core import session
 from ...core.jobs import Job, State
 from ..imp.import_step import import_job
 from ..windows import redraw, window_context
@@ -20,9 +21,10 @@ class Landing:
         """Import a downloaded job into the open file, or leave it on offer.
 
         ``asked``: the user asked for this import; otherwise the model only goes
-        into the file that started the job.
+        into the file that started the job (an unsaved one: this Blender
+        process's, see core.session).
         """
-        elsewhere = job.blend_file != bpy.data.filepath or job.id in self.offer_only
+        elsewhere = not session.lands_in(job.blend_file, job.session, bpy.data.filepath) or job.id in self.offer_only
         if not asked and elsewhere:
             self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job
