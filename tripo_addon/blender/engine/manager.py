@@ -27,7 +27,7 @@ from .. import settings as settings_mod
 from . import internal_errors, recovery, upload_cleanup
 from ...core.engine import worker
 from ..user_data import journal, journal_if_open
-from ..windows import redraw
+from ..windows import call_waiting, redraw
 from .landing import Landing
 from .placeholders import Placeholders
 
@@ -293,6 +293,7 @@ class JobManager(Landing, Placeholders):
                 self.waiting_for_object_mode.discard(job_id)
                 if job is not None and job.state in READY_TO_IMPORT:
                     self.import_now(job)
+        call_waiting()  # reports for the status bar, once no worker can run Python during them
         if self.sweep_due is not None and time.monotonic() >= self.sweep_due:
             self.sweep_due = None
             self.clean_uploads()

@@ -16,6 +16,7 @@ from ...core.placement_options import ImportOptions
 from .. import settings as settings_mod
 from ..exp.image_source import picture_request
 from ..imp.prerequisites import check_import_prerequisites
+from ..windows import remember_window
 from .manager import manager
 
 
@@ -27,6 +28,7 @@ def start_job(source: str, params: dict, options: ImportOptions, *, force: bool 
     Raises :class:`~...core.errors.TripoError` with a clear sentence when it
     cannot start; what only the picture's contents can tell (and planning)
     is said by the job itself once its worker got that far."""
+    remember_window(bpy.context.window)  # this job's reports from the timer go to the artist's window
     check_import_prerequisites()  # before anything is prepared, sent or paid for
     if not all(params.values()):
         raise E.BadRequest("An option set to Other... has no value; type the value to send.")
