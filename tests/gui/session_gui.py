@@ -127,6 +127,23 @@ def undo_pushes() -> list[str]:
                 for m in [re.search(r"ED_undo_push: name='(.*)'", line) or re.search(r"\| Push '(.*)'$", line)] if m]
 
 
+#: The add-on's poll interval in this run (preferences), and how long before the
+#: next status check is due online access is switched off.
+POLL_INTERVAL = 1.0
+SWITCH_AHEAD = 0.01
+
+
+def status_requests(request_id: str) -> list[float]:
+    """When the gateway simulator received each status check of this job (its control route)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(os.environ["PIXAZO_BASE_URL"].rstrip("/") + "/_sim/jobs", timeout=5) as resp:
+        jobs = json.load(resp)
+    jobs = jobs.get("jobs", jobs) if isinstance(jobs, dict) else jobs
+    return sorted(next((j["status_request_times"] for j in jobs if j["request_id"] == request_id), []))
+
+
 def step_install(run):
     run.check(not bpy.app.background, "Blender runs in background mode")
     bpy.context.preferences.system.use_online_access = True
@@ -134,7 +151,7 @@ def step_install(run):
     yield 0.5
     run.check(PKG in {a.module for a in bpy.context.preferences.addons}, f"not enabled: {ret!r}")
     prefs = bpy.context.preferences.addons[PKG].preferences
-    prefs.poll_interval = 1.0
+    prefs.poll_interval = POLL_INTERVAL
     prefs.max_concurrent = 4
     run.result["filepath"] = bpy.data.filepath  # unsaved: ""
     run.result["blender_version"] = bpy.app.version_string
@@ -166,11 +183,24 @@ def step_reload(run):
 
 
 def step_online(run):
+    # Disabling the add-on dropped its preferences: the poll interval again, for this job.
+    bpy.context.preferences.addons[PKG].preferences.poll_interval = POLL_INTERVAL
     start_job(run, "online")
     yield from wait_for(run, lambda: has_rid("online"), 15, "online: request id")
     yield from wait_for(run, lambda: job("online").state == "processing", 15, "online: processing")
     prefs = bpy.context.preferences.system
     r = run.result["online"] = {"before": info("online")}
+    # Switched off just before the worker's next status check is due (from the
+    # gateway's record of the last one): the moment a check that only the job
+    # timer stops would still leave.
+    rid = job("online").request_id
+    yield from wait_for(run, lambda: len(status_requests(rid)) >= 2, 10, "online: two status checks")
+    times = status_requests(rid)
+    period = times[-1] - times[-2]  # the poll interval plus one answer's round trip and save
+    due = times[-1] + period
+    while time.time() < due - SWITCH_AHEAD:
+        yield 0.002
+    r["last_status_request_before_off"], r["period"] = times[-1], period
     r["off_at"] = time.time()
     prefs.use_online_access = False
     yield 3.0  # three poll intervals
