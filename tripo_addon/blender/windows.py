@@ -51,7 +51,8 @@ def redraw() -> None:
 
 
 #: The window the artist last started a job from (its pointer): a report from the
-#: timer goes there. Blender tells a timer no window, nor which one has the focus.
+#: timer goes there. A timer's context holds the first window, and Python is not
+#: told which window has the focus.
 _artist_window = [0]
 
 
