@@ -167,12 +167,16 @@ def for_a_job(override: Settings | None = None) -> Settings:
 
 
 def ensure_online(allow: bool = False) -> None:
-    """Raise unless Blender allows network access (optionally allowing it for this session)."""
-    if bpy.app.online_access:
-        return
-    if allow and not bpy.app.online_access_override:
+    """Raise unless Blender allows network access (optionally allowing it for this session).
+
+    Main thread: also makes the flag workers read before each request current
+    (core.net.online), for the requests about to be made."""
+    from ..core.net.online import ONLINE
+
+    if not bpy.app.online_access and allow and not bpy.app.online_access_override:
         # For this session only, like Blender's own --online-mode; not saved.
         bpy.context.preferences.system.use_online_access = True
+    ONLINE.set(bool(bpy.app.online_access))
     if not bpy.app.online_access:
         raise OnlineAccessDisabled(OFFLINE_MESSAGE)
 

@@ -101,6 +101,8 @@ class Job:
     error_kind: str | None = None
     origin: str = "script"  # "ui", "cli" or "script"
     blend_file: str = ""  # the .blend that started the job ("" = unsaved)
+    #: The Blender process that started it (core.session): an unsaved file is told by it.
+    session: str = ""
     import_options: dict = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)

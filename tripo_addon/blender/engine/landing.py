@@ -7,11 +7,11 @@ import time
 
 import bpy
 
+from ...core import session
 from ...core.errors import scrub
-from ...core.fsutil import same_path
 from ...core.jobs import Job, State
 from ..imp.import_step import import_job
-from ..windows import redraw, window_context
+from ..windows import call_operator, redraw
 
 
 class Landing:
@@ -22,9 +22,10 @@ class Landing:
         """Import a downloaded job into the open file, or leave it on offer.
 
         ``asked``: the user asked for this import; otherwise the model only goes
-        into the file that started the job.
+        into the file that started the job (an unsaved one: this Blender
+        process's, see core.session).
         """
-        elsewhere = not same_path(job.blend_file, bpy.data.filepath) or job.id in self.offer_only
+        elsewhere = not session.lands_in(job.blend_file, job.session, bpy.data.filepath) or job.id in self.offer_only
         if not asked and elsewhere:
             self.report_job(job, "INFO", f"{job.label} is ready; it was started in another file, import it from the job list.")
             return job
@@ -39,13 +40,12 @@ class Landing:
             return job
         self.waiting_for_object_mode.discard(job.id)
         self.offer_only.discard(job.id)
-        with window_context():
-            job = import_job(job)
-            if job.state == State.IMPORTED and not bpy.app.background:
-                try:  # its own step: Ctrl+Z takes the model out, nothing else
-                    bpy.ops.ed.undo_push(message="Import Tripo3D model")
-                except RuntimeError:
-                    pass
+        job = import_job(job)
+        if job.state == State.IMPORTED and not bpy.app.background:
+            try:  # its own step: Ctrl+Z takes the model out, nothing else (any window)
+                call_operator(bpy.ops.ed.undo_push, message="Import Tripo3D model")
+            except RuntimeError:
+                pass
         self.jobs[job.id] = job
         if job.state == State.IMPORTED:
             self.report_job(job, "INFO", f"{job.label}: imported {len(job.objects)} object(s) (request {job.request_id}).")
@@ -73,8 +73,7 @@ class Landing:
             # No status bar to show it in, and any bpy.ops call first updates the
             # view layer, which after an import re-evaluates the whole scene.
             return
-        try:
-            with window_context():
-                bpy.ops.tripo3d.report("EXEC_DEFAULT", level=level, message=text)
+        try:  # the status bar and the Info log, once that is safe (see windows.call_operator)
+            call_operator(bpy.ops.tripo3d.report, "EXEC_DEFAULT", needs_window=True, level=level, message=text)
         except (RuntimeError, AttributeError):
-            pass  # no window (background mode): the console line is the report
+            pass  # the panel's list and the console line have it

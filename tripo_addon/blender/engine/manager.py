@@ -28,7 +28,7 @@ from .. import settings as settings_mod
 from . import internal_errors, recovery, upload_cleanup
 from ...core.engine import worker
 from ..user_data import journal, journal_if_open
-from ..windows import redraw
+from ..windows import call_waiting, redraw
 from .landing import Landing
 from .placeholders import Placeholders
 
@@ -168,6 +168,7 @@ class JobManager(Landing, Placeholders):
     def _spawn(self, job: Job, delivery: Delivery | None, request: StartRequest | None = None,
                settings: settings_mod.Settings | None = None) -> None:
         settings = settings or self.settings()
+        pausing.sync_flag()  # the worker reads only the flag, never bpy
         stop = threading.Event()
         if self.limiter is None:
             self.limiter = SharedLimiter(settings.max_concurrent)
@@ -268,7 +269,7 @@ class JobManager(Landing, Placeholders):
                 job = Job.from_dict(data)
                 self.jobs[job_id] = job
                 if event == "done":
-                    self._finish(job)
+                    self._finish(job, cut_offline=bool(data.get("_offline")))
                 for listener in list(self.listeners):
                     listener(job, event)
             except Exception as exc:  # a bug: this job is marked, every other job goes on
@@ -294,6 +295,7 @@ class JobManager(Landing, Placeholders):
                 self.waiting_for_object_mode.discard(job_id)
                 if job is not None and job.state in READY_TO_IMPORT:
                     self.import_now(job)
+        call_waiting()  # reports for the status bar, once no worker can run Python during them
         if self.sweep_due is not None and time.monotonic() >= self.sweep_due:
             self.sweep_due = None
             self.clean_uploads()
@@ -302,11 +304,15 @@ class JobManager(Landing, Placeholders):
     def _bug(self, job_id: str, data: dict, exc: BaseException) -> None:
         internal_errors.mark_job(self, job_id, data, exc)
 
-    def _finish(self, job: Job) -> None:
+    def _finish(self, job: Job, cut_offline: bool = False) -> None:
         self.worker_tokens.pop(job.id, None)
         self.threads.pop(job.id, None)
         self.stops.pop(job.id, None)
-        self.deliveries.pop(job.id, None)
+        delivery = self.deliveries.pop(job.id, None)
+        if cut_offline and job.id not in self.stop_requested and pausing.cut_short(job):
+            # Its worker met online access off before the tick did (it may be on
+            # again already): paused like the others, resumed when it is on.
+            self.paused.setdefault(job.id, delivery)
         if job.id in self.paused:
             return  # paused (online access off): it keeps its claim and resumes later
         asked_again = job.id in self.reimport

@@ -11,18 +11,54 @@ from __future__ import annotations
 
 import bpy
 
-from ...core.jobs import NOT_SENT
+from ...core.jobs import NOT_SENT, REMOTE_ACTIVE, Job, State
+from ...core.net.online import ONLINE
 from ..user_data import journal
 
 
 def watch(manager) -> None:
-    """Pause or resume when Blender's online access changed since the last tick."""
-    online = bool(bpy.app.online_access)
+    """Pause or resume when Blender's online access changed since the last tick.
+
+    First the flag workers read right before each request (core.net.online) is
+    made current: a worker then sends nothing more, even before its job is paused
+    here. Also called when the preference changes (registration's subscription)."""
+    online = sync_flag()
     if manager.online_seen is not None and online != manager.online_seen and not online:
         pause_all(manager)
     manager.online_seen = online
     if online and manager.paused:
         resume_all(manager)  # again at later ticks for workers that had not ended yet
+
+
+def sync_flag() -> bool:
+    """Main thread: Blender's online access, copied into the workers' flag."""
+    online = bool(bpy.app.online_access)
+    ONLINE.set(online)
+    return online
+
+
+#: The owner of the subscription to the preference (any object, kept for unsubscribing).
+_SUBSCRIBER = object()
+
+
+def subscribe() -> None:
+    """Keep the workers' flag current as soon as the preference changes (in a
+    window Blender sends the change at once; the job timer would see it up to a
+    tick later). The callback only copies it: pausing is the tick's."""
+    sync_flag()
+    bpy.msgbus.subscribe_rna(key=(bpy.types.PreferencesSystem, "use_online_access"), owner=_SUBSCRIBER,
+                             args=(), notify=_preference_changed, options={"PERSISTENT"})
+
+
+def unsubscribe() -> None:
+    bpy.msgbus.clear_by_owner(_SUBSCRIBER)
+
+
+def _preference_changed() -> None:
+    try:
+        sync_flag()
+    except Exception:  # noqa: BLE001 (never raise into Blender's notifier; the tick copies it too)
+        pass
 
 
 def pause_all(manager) -> int:
@@ -67,6 +103,12 @@ def resume_all(manager) -> int:
     if resumed:
         manager.report("INFO", f"Online access is on: {resumed} paused job(s) resumed.")
     return resumed
+
+
+def cut_short(job: Job) -> bool:
+    """Whether a job whose worker ended is where a stop leaves it (not sent yet,
+    or waiting on the gateway, or mid-download), not at an end of its own."""
+    return job.state in NOT_SENT or (job.state in REMOTE_ACTIVE and job.state != State.INTERRUPTED)
 
 
 def is_paused(manager, job_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bpy
 
-from ...core.fsutil import same_path
+from ...core import session
 from ...core.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ...core.journal.locks import JobLock
 from ..user_data import journal
@@ -55,14 +55,22 @@ def _recover_one(manager, job: Job, online: bool, have_key: bool, lock: JobLock)
         job.error = "Blender closed before this job was sent; nothing was charged."
         journal().save(job)
     elif job.state in REMOTE_ACTIVE and job.request_id and online and have_key:
-        if not job.blend_file:
+        if _unsaved_elsewhere(job):
             manager.offer_only.add(job.id)
         manager.start(job, lock=lock)
-    elif job.state in READY_TO_IMPORT and job.blend_file and same_path(job.blend_file, bpy.data.filepath):
+    elif job.state in READY_TO_IMPORT and session.lands_in(job.blend_file, job.session, bpy.data.filepath):
         # Not here: this runs inside Blender's file-load handler, where an import
         # and its undo step crash Blender 4.3; the next tick imports it.
         manager.import_soon.add(job.id)
     elif job.state in REMOTE_ACTIVE and job.request_id and not online and have_key:
-        if not job.blend_file:
+        if _unsaved_elsewhere(job):
             manager.offer_only.add(job.id)
         manager.paused[job.id] = None  # resumes (with a claim taken then) when online access is on
+
+
+def _unsaved_elsewhere(job: Job) -> bool:
+    """A job started in an unsaved file of another Blender process (an earlier
+    session): its model is offered in the job list, never dropped into a file.
+    One of this process's (the add-on disabled and enabled again, or its
+    scripts reloaded) still lands in this session's unsaved file."""
+    return not job.blend_file and not session.is_current(job.session)

@@ -18,6 +18,7 @@ from .. import settings as settings_mod
 from ..exp import decoding
 from ..exp.image_source import picture_request
 from ..imp.prerequisites import check_import_prerequisites
+from ..windows import remember_window
 from .manager import manager
 
 
@@ -29,6 +30,7 @@ def start_job(source: str, params: dict, options: ImportOptions, *, force: bool 
     Raises :class:`~...core.errors.TripoError` with a clear sentence when it
     cannot start; what only the picture's contents can tell (and planning)
     is said by the job itself once its worker got that far."""
+    remember_window(bpy.context.window)  # this job's reports from the timer go to the artist's window
     check_import_prerequisites()  # before anything is prepared, sent or paid for
     # Only the documented fields have an "Other..." entry; an extra field may be false or 0.
     if not all(params[name] for name in DOCUMENTED_FIELDS if name in params):

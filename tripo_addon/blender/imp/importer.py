@@ -21,6 +21,7 @@ from ...core.errors import ImportFailed
 from ...core.glb import check_glb_file, external_references
 from . import gltf_fast_path
 from ..compat import draco_decoder_missing
+from ..windows import call_operator
 from ...core.placement_options import ImportOptions  # noqa: F401  (public here too)
 from .viewport import world_bounds
 
@@ -148,7 +149,7 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
     scene = context.scene
     view_layer = context.view_layer
     if context.mode != "OBJECT" and view_layer.objects.active is not None:
-        bpy.ops.object.mode_set(mode="OBJECT")
+        call_operator(bpy.ops.object.mode_set, mode="OBJECT")  # in the context given: no override
     # The model is built and placed in a scratch scene, then linked into the
     # user's scene once: an update of a view layer whose objects changed costs
     # O(objects in it), and the importer (as an operator) updates it several
@@ -187,7 +188,7 @@ def _import(path: str, name: str, options: ImportOptions, provenance: dict | Non
                 with context.temp_override(scene=work, view_layer=work_layer):
                     result = fast()
             else:
-                result = bpy.ops.import_scene.gltf(filepath=path)
+                result = call_operator(bpy.ops.import_scene.gltf, filepath=path)  # no override either
         except RuntimeError as exc:
             if draco_decoder_missing(exc):
                 raise ImportFailed(DRACO_MISSING.format(name=name)) from None

@@ -28,7 +28,7 @@ def run_check(topic: str, check: Callable[[], tuple[str, str]], busy_text: str) 
         except Exception as exc:  # a bug must still end in a message, its traceback in the bug log
             result.append(("ERROR", buglog.sentence(f"the {topic} check", exc, buglog.record(logs, exc, topic))))
 
-    threading.Thread(target=probe, daemon=True).start()
+    threading.Thread(target=probe, name="tripo3d-check", daemon=True).start()
 
     def deliver():
         if not result:

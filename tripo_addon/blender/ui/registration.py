@@ -10,6 +10,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import job_list, operators, panels, thumbnails, properties, model_preview
+from ..engine import pausing
 from ..engine.manager import manager
 from ..exp import decoding
 from ..windows import redraw
@@ -68,6 +69,7 @@ def register() -> None:
     if not bpy.app.timers.is_registered(_tick):
         bpy.app.timers.register(_tick, first_interval=0.1, persistent=True)
     bpy.app.handlers.load_post.append(_on_load_post)
+    pausing.subscribe()
     _cli_handle = bpy.utils.register_cli_command("tripo3d", _cli_command)
     try:
         manager.recover()
@@ -86,6 +88,7 @@ def unregister() -> None:
     global _cli_handle
     manager.shutdown(timeout=0.5)
     decoding.stop()  # no decoder child outlives the add-on
+    pausing.unsubscribe()
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None

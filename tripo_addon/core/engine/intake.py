@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import errors as E
+from .. import session as session_mod
 from ..images import PreparedImage
 from ..jobs import Job
 from ..storage.delivery import Delivery, choose_route
@@ -28,6 +29,9 @@ class StartRequest:
     force: bool = False
     origin: str = "script"
     blend_file: str = ""  # the file the model goes into
+    #: The Blender process asking (core.session), read on the main thread: with
+    #: an unsaved file, the model lands only in this process's file.
+    session: str = field(default_factory=session_mod.current)
     #: The picture, when the main thread had to read it (a Blender image, or a
     #: file only Blender can decode); None: the worker reads the file or URL.
     prepared: PreparedImage | None = field(default=None, repr=False)
@@ -79,6 +83,7 @@ def take_in(request: StartRequest, journal: Journal, job_id: str = "") -> Intake
     if p.decision in (Decision.SUBMIT, Decision.RESUME, Decision.REIMPORT):
         job.import_options = dict(request.import_options)
         job.blend_file = request.blend_file  # asked for here, so it lands here
+        job.session = request.session
         try:
             journal.save(job)
         except E.JournalUnwritable:

@@ -177,6 +177,8 @@ def _poll_until_done(job: Job, client: GatewayClient, settings: RunSettings, cha
     while True:
         try:
             status = client.status(job.request_id, job.polling_url)
+        except E.Stopped:
+            raise  # stopped, or online access off, right before the request: nothing was asked
         except E.RetriesExhausted as exc:
             job.fail(State.INTERRUPTED, exc)
             changed()

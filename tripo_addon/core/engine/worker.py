@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import errors as E
 from ..jobs import FINISHED, NOT_SENT, Job, State
+from ..net.online import ONLINE
 
 if TYPE_CHECKING:
     from .intake import Intake, StartRequest
@@ -69,7 +70,10 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
     With ``request`` (a new job), ``job`` is only a placeholder: the thread
     first prepares the picture and plans the job (.intake), says so with a
     "planned" event (the placeholder's id, the planned job, the decision, the
-    notes, the claim and the delivery), and goes on as that job."""
+    notes, the claim and the delivery), and goes on as that job.
+
+    The "done" event also says whether online access went off meanwhile
+    (``_offline``): a job cut short by it is paused, not left unfinished."""
     from .planning import Decision  # loaded by the first job, not when the add-on registers
     from .runner import advance
 
@@ -82,6 +86,7 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
         nonlocal worker_job
         client = None
         planned = request is None  # a placeholder has no record to save
+        times_off = ONLINE.times_off
         try:
             delivery_now = delivery
             if request is not None:
@@ -119,7 +124,8 @@ def make_thread(job: Job, settings: JobSettings, journal: Journal, delivery: Del
         finally:
             if client is not None:
                 client.close()
-            events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token}))
+            events.put((worker_job.id, "done", {**worker_job.to_dict(), "_worker": token,
+                                                "_offline": ONLINE.times_off != times_off}))
 
     return threading.Thread(target=work, name=f"tripo3d-{job.id[:8]}", daemon=True)
 

@@ -129,7 +129,7 @@ class GatewayClient(DownloadMixin):
         self.stop = stop or threading.Event()
         #: Shared by all jobs of the process: a 429 pauses them all (see core.ratelimit).
         self.limiter = limiter
-        self.session = new_session(user_agent)
+        self.session = new_session(user_agent, stop=self.stop)
         # Connections report to the active overall deadline of a request (see _deadline).
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, DeadlineAdapter())

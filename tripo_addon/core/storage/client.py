@@ -90,7 +90,7 @@ class S3Storage:
         self.stop = stop or threading.Event()
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
-        self.session = new_session("tripo3d-blender")
+        self.session = new_session("tripo3d-blender", stop=self.stop)
 
     def close(self) -> None:
         self.session.close()
