@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 PUMP_INTERVAL = 0.02
 #: Longest wait, when stopped, for a submit in flight to get its answer on disk.
 SUBMIT_GRACE = 30.0
+#: ``Outcome.error_kind`` of a model that was imported but whose post-process step failed
+#: (it is taken out of the scene again), and its report status.
+POST_PROCESS, POST_PROCESS_FAILED = "post_process", "POST_PROCESS_FAILED"
 
 @dataclass
 class Outcome:
@@ -44,14 +47,17 @@ class Outcome:
     error: str | None = None
     error_kind: str | None = None
     notes: list = field(default_factory=list)
+    exports: list = field(default_factory=list)  # files the post-process step wrote
 
     @property
     def ok(self) -> bool:
-        return self.job is not None and self.job.state == State.IMPORTED
+        # An imported model whose post-process step failed is not a result.
+        return self.job is not None and self.job.state == State.IMPORTED and self.error is None
 
     def to_report(self) -> dict:
         job = self.job
-        status = "COMPLETED" if self.ok else (job.state.upper() if job else "REJECTED")
+        status = "COMPLETED" if self.ok else (
+            POST_PROCESS_FAILED if self.error_kind == POST_PROCESS else job.state.upper() if job else "REJECTED")
         return {
             "image": self.image,
             "request_id": job.request_id if job else None,
@@ -59,6 +65,7 @@ class Outcome:
             "glb": job.glb_path if job else None,
             "objects": list(job.objects) if self.ok and job else [],
             "error": None if self.ok else (self.error or (job.error if job else None)),
+            "exports": list(self.exports) if self.ok else [],
         }
 
 
@@ -88,6 +95,9 @@ def generate_blocking(
 
 
 Done = Callable[[int, Outcome], None]
+#: Called on the main thread with each imported outcome before ``on_done``; it may
+#: fail the outcome (setting its error) but never raises (see :mod:`.post_process`).
+PostStep = Callable[[Outcome], None]
 
 
 def _start(source: str, params: dict, options: ImportOptions, force: bool, origin: str,
@@ -149,13 +159,15 @@ def run(
     origin: str = "cli",
     keep_paths: bool = False,
     on_done: Done = lambda _i, _o: None,
+    post_process: PostStep | None = None,
     on_event: Callable[[Job, str], None] | None = None,
     log: Callable[[str], None] = lambda _m: None,
     tick: Callable[[], None] = lambda: None,
 ) -> list[Outcome]:
     """Generate every source with at most ``jobs`` in flight; ``on_done(index,
-    outcome)`` is called on the main thread as each one ends (imported or not).
-    ``tick`` is called on every turn of the loop (progress lines, saving)."""
+    outcome)`` is called on the main thread as each one ends (imported or not),
+    after ``post_process(outcome)`` for an imported one. ``tick`` is called on
+    every turn of the loop (progress lines, saving)."""
     params = {**DEFAULT_PARAMS, **(params or {})}
     options = options or ImportOptions()
     outcomes: list[Outcome | None] = [None] * len(sources)
@@ -166,6 +178,13 @@ def run(
     manager.limiter = SharedLimiter(jobs)
     if on_event is not None:
         manager.listeners.append(on_event)
+
+    def finish(index: int, outcome: Outcome) -> None:
+        _settle(outcome)
+        if post_process is not None and outcome.ok:
+            post_process(outcome)
+        on_done(index, outcome)
+
     try:
         while pending or active:
             while pending and len(active) < jobs:
@@ -180,7 +199,7 @@ def run(
                 if outcome.job is not None and _running(outcome.job.id):
                     active[outcome.job.id] = index
                 else:
-                    on_done(index, _settle(outcome))
+                    finish(index, outcome)
             manager.tick()
             for job_id, index in list(active.items()):
                 if _running(job_id):
@@ -191,7 +210,7 @@ def run(
                 for note in outcome.notes:
                     log(note)
                 del active[job_id]
-                on_done(index, _settle(outcome))
+                finish(index, outcome)
             tick()
             if active:
                 time.sleep(PUMP_INTERVAL)

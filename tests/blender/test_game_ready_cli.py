@@ -1,0 +1,123 @@
+"""The batch command's game-ready options end to end (scripts/generate.py in its own
+process against the simulator): their checks, extra gateway fields, the post-script,
+and the optimised, exported models read back by Blender's own importers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from bhelpers import run_python
+from helpers import make_image
+from test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
+
+
+def images(folder, n: int, prefix: str = "shot") -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        path = folder / f"{prefix}_{i:02d}.png"
+        path.write_bytes(make_image("PNG", size=(64 + i, 48), color=(20 + 11 * i, 140, 220 - 9 * i)))
+        out.append(str(path))
+    return out
+
+
+def test_help_lists_the_game_ready_options():
+    proc = run_cli(["--help"])
+    assert proc.returncode == 0
+    for option in ("--faces", "--texture-size", "--lods", "--export-dir", "--export-format", "--apply-transforms",
+                   "--post-script", "--param"):
+        assert option in proc.stdout
+    flat = " ".join(proc.stdout.split())
+    assert "documents three fields" in flat and "may ignore any other" in flat
+    assert "face_limit, pbr, quad, auto_size, texture_quality, seeds" in flat
+
+
+BROKEN = "def process(objects, info)\n    pass\n"
+NO_FUNCTION = "print('no process here')\n"
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--faces", "-5"], "--faces must be a whole number of triangles"),
+    (["--faces", "lots"], "--faces must be a whole number of triangles"),
+    (["--faces", "2"], "leaves no shape"),
+    (["--lods", "0"], "--lods must be a whole number from 1"),
+    (["--texture-size", "99999"], "--texture-size must be a whole number of pixels"),
+    (["--export-dir", "{tmp}/exp", "--export-format", "max"], "is not one Blender writes here"),
+    (["--export-format", "fbx"], "--export-format needs --export-dir"),
+    (["--param", "texture=HD"], "use --texture"),
+    (["--param", "face_limit"], "is not NAME=VALUE"),
+    (["--post-script", "{tmp}/missing.py"], "does not exist"),
+    (["--post-script", "{tmp}/broken.py"], "could not be loaded"),
+    (["--post-script", "{tmp}/nofunc.py"], "defines no process(objects, info)"),
+])
+def test_bad_game_ready_values_are_one_line_and_exit_2(sim, cli_env, tmp_path, args, expect):  # noqa: F811
+    (tmp_path / "broken.py").write_text(BROKEN)
+    (tmp_path / "nofunc.py").write_text(NO_FUNCTION)
+    [image] = images(tmp_path / "in", 1)
+    proc = run_cli(["--online-mode", image, *[a.replace("{tmp}", str(tmp_path)) for a in args]], cli_env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and expect in errors[0], proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert sim.stats()["submit_attempts"] == 0
+
+
+def test_extra_fields_reach_the_gateway_as_they_are(sim, cli_env, tmp_path):  # noqa: F811
+    [image] = images(tmp_path / "in", 1)
+    args = ["--online-mode", image, "--poll-interval", "1", "--param", "face_limit=8000", "--param", "pbr=false",
+            "--param", "quad=yes"]
+    proc = run_cli(args, cli_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [job] = sim.jobs()
+    assert (job["params"]["face_limit"], job["params"]["pbr"], job["params"]["quad"]) == (8000, False, "yes")
+    assert job["params"]["texture"] == "standard"
+    assert run_cli(args, cli_env).returncode == 0 and sim.stats()["submits"] == 1   # the same job: not paid twice
+
+
+POST_SCRIPT = '''
+import json, os
+SEEN = []
+
+def process(objects, info):
+    SEEN.append(info["image"])
+    if "shot_01" in info["image"]:
+        raise ValueError("this one has no base")
+    for obj in objects:
+        obj["post_script_saw"] = json.dumps(
+            {"n": len(SEEN), "request_id": info["request_id"], "job_id": info["job_id"],
+             "export_path": info["export_path"], "collection": info["collection"]})
+'''
+
+
+def test_a_raising_post_script_fails_its_image_alone_and_leaves_no_trace(sim, cli_env, tmp_path):  # noqa: F811
+    script = tmp_path / "post.py"
+    script.write_text(POST_SCRIPT)
+    shots = images(tmp_path / "in", 3)
+    out, report = tmp_path / "scene.blend", tmp_path / "r.json"
+    proc = run_cli(["--online-mode", *shots, "--post-script", str(script), "--out", str(out),
+                    "--report", str(report), "--poll-interval", "1", "--jobs", "3"], cli_env)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    jobs = {os.path.basename(j["image"]): j for j in json.loads(report.read_text())["jobs"]}
+    failed = jobs["shot_01.png"]
+    assert failed["status"] == "POST_PROCESS_FAILED" and failed["objects"] == [] and failed["request_id"]
+    assert failed["error"] == f"The post-script {script} failed on shot_01.png: this one has no base (line 8)."
+    [said] = [ln for ln in proc.stdout.splitlines() if " FAILED " in ln]
+    assert said.endswith(f"] FAILED {shots[1]}: {failed['error']}")
+    assert all(jobs[n]["status"] == "COMPLETED" for n in ("shot_00.png", "shot_02.png"))
+    code = (f"import bpy, json\nbpy.ops.wm.open_mainfile(filepath={str(out)!r})\n"
+            "print('JSON' + json.dumps({'collections': sorted(c.name for c in bpy.data.collections),"
+            " 'meshes': len(bpy.data.meshes), 'images': len(bpy.data.images),"
+            " 'seen': {o.name: json.loads(o['post_script_saw']) for o in bpy.data.objects"
+            " if 'post_script_saw' in o}}))\n")
+    [line] = [ln for ln in run_python(code).stdout.splitlines() if ln.startswith("JSON")]
+    saved = json.loads(line[4:])
+    assert saved["collections"] == ["shot_00", "shot_02"]   # the failed model was taken out again
+    assert saved["meshes"] == 2
+    seen = list(saved["seen"].values())
+    assert len(seen) == 2 and {s["request_id"] for s in seen} == {jobs["shot_00.png"]["request_id"],
+                                                                  jobs["shot_02.png"]["request_id"]}
+    assert {s["collection"] for s in seen} == {"shot_00", "shot_02"} and all(s["export_path"] is None for s in seen)
+    assert sim.stats()["submits"] == 3
