@@ -106,6 +106,26 @@ def test_one_task_per_shard_with_its_own_outputs():
         assert (pairs["--texture"], pairs["--texture-alignment"], pairs["--orientation"]) == \
             ("HD", "geometry", "align_image")
         assert "--online-mode" in got and "--recursive" not in got
+        # The game-ready settings' defaults change nothing: none of their options is passed.
+        assert not {"--faces", "--texture-size", "--lods", "--export-format", "--export-dir", "--apply-transforms",
+                    "--post-script", "--param"} & set(got)
+
+
+def test_game_ready_settings_become_batch_options():
+    job = compile_job(shard_count=1, faces=5000, texture_size=1024, lods=3, export_format="fbx",
+                      apply_transforms=True, post_script="/farm/post.py", extra_params=" face_limit=5000  pbr=true ")
+    defaults = {s["key"]: s.get("default") for s in job["jobType"]["settings"]}
+    assert (defaults["faces"], defaults["texture_size"], defaults["lods"], defaults["export_format"]) == \
+        (0, 0, 1, "none")
+    got = batch_args(job["tasks"][0]["commands"][0])
+    pairs = dict(zip(got, got[1:], strict=False))
+    assert (pairs["--faces"], pairs["--texture-size"], pairs["--lods"]) == ("5000", "1024", "3")
+    assert (pairs["--export-format"], pairs["--export-dir"]) == ("fbx", "/farm/out/export")
+    assert pairs["--post-script"] == "/farm/post.py" and "--apply-transforms" in got
+    assert [got[i + 1] for i, a in enumerate(got) if a == "--param"] == ["face_limit=5000", "pbr=true"]
+    got = batch_args(compile_job(shard_count=1, export_format="obj", export_folder="/farm/game")["tasks"][0]
+                     ["commands"][0])
+    assert got[got.index("--export-dir") + 1] == "/farm/game"
 
 
 def test_extension_runner_windows_paths_and_bad_settings():
