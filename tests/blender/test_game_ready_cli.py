@@ -9,7 +9,7 @@ import os
 
 import pytest
 from bhelpers import run_python
-from helpers import make_image
+from helpers import make_image, read_back
 from test_cli import cli_env, run_cli  # noqa: F401  (cli_env is a fixture)
 
 
@@ -121,3 +121,32 @@ def test_a_raising_post_script_fails_its_image_alone_and_leaves_no_trace(sim, cl
                                                                   jobs["shot_02.png"]["request_id"]}
     assert {s["collection"] for s in seen} == {"shot_00", "shot_02"} and all(s["export_path"] is None for s in seen)
     assert sim.stats()["submits"] == 3
+
+
+@pytest.mark.slow
+def test_twenty_images_to_twenty_fbx_files_with_three_lods(sim, cli_env, tmp_path):  # noqa: F811
+    """Done means: 20 images with --faces 5000 --texture-size 1024 --lods 3 --export-format fbx
+    write 20 FBX files that open again with three LODs each, LOD0 about 5,000 triangles,
+    textures at most 1024 px (the simulator serves Tripo-like models: 50,000 triangles, 4096 px)."""
+    sim.configure(model_style="tripo")
+    shots = images(tmp_path / "in", 20)
+    exports, report = tmp_path / "game", tmp_path / "r.json"
+    proc = run_cli(["--online-mode", str(tmp_path / "in"), "--faces", "5000", "--texture-size", "1024", "--lods", "3",
+                    "--export-format", "fbx", "--export-dir", str(exports), "--report", str(report),
+                    "--poll-interval", "1", "--jobs", "8"], cli_env, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = json.loads(report.read_text())["jobs"]
+    assert sorted(j["image"] for j in jobs) == shots and all(j["status"] == "COMPLETED" for j in jobs)
+    files = [f for j in jobs for f in j["exports"]]
+    assert sorted(os.path.basename(f) for f in files) == sorted(f"shot_{i:02d}.fbx" for i in range(20))
+    assert sorted(os.listdir(exports)) == sorted(os.path.basename(f) for f in files)
+    models = read_back(files, timeout=1200)
+    for path, model in models.items():
+        names = sorted(model["meshes"])
+        assert [n.rsplit("_", 1)[1] for n in names] == ["LOD0", "LOD1", "LOD2"], (path, names)
+        tris = [model["meshes"][n]["triangles"] for n in names]
+        assert abs(tris[0] - 5000) <= 250, (path, tris)         # within 5% of the budget
+        assert abs(tris[1] - 2500) <= 125 and abs(tris[2] - 1250) <= 63, (path, tris)
+        assert all(model["meshes"][n]["uvs"] for n in names)
+        assert model["images"] and max(max(size) for size in model["images"]) <= 1024, (path, model["images"])
+    assert sim.stats()["submits"] == 20
