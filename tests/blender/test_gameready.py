@@ -3,13 +3,193 @@ optimised (face budget, texture size, LODs) and exported, then read back by Blen
 
 from __future__ import annotations
 
+import os
+
+import bpy
 import pytest
+from bhelpers import scene_fingerprint
+from helpers import make_image
+from mathutils import Matrix, Vector
 from test_ui_jobs import addon, ui  # noqa: F401  (fixtures)
+from tools.glb_tripo_like import tripo_like_glb, triangle_count as tripo_triangles
 
 from tripo_addon import api
+from tripo_addon.blender.exp.export import ExportFailed, export, is_lower_lod
+from tripo_addon.blender.exp.optimise import evaluated_triangles, model_images, optimise, triangle_count
+from tripo_addon.blender.imp.importer import import_glb
 from tripo_addon.core import errors as E
+from tripo_addon.core.gameready import GameReadyOptions, export_file_name
 from tripo_addon.core.jobs import State
+from tripo_addon.core.placement_options import ImportOptions
 
+BUDGET = 5000
+LIMIT = 1024
+IMPORTERS = {
+    "glb": lambda path: bpy.ops.import_scene.gltf(filepath=path),
+    "fbx": lambda path: bpy.ops.import_scene.fbx(filepath=path),
+    "obj": lambda path: bpy.ops.wm.obj_import(filepath=path),
+    "usd": lambda path: bpy.ops.wm.usd_import(filepath=path),
+    "stl": lambda path: bpy.ops.wm.stl_import(filepath=path),
+}
+
+
+@pytest.fixture(scope="module")
+def tripo_glb(tmp_path_factory):
+    """A GLB shaped like Tripo's: 50,000 triangles, three 4096 px textures."""
+    path = tmp_path_factory.mktemp("tripo") / "robot.glb"
+    path.write_bytes(tripo_like_glb(make_image("PNG", size=(256, 256)), 4096))
+    return str(path)
+
+
+@pytest.fixture
+def model(blender, tripo_glb):
+    """The Tripo-like model imported as a job imports it: its objects."""
+    result = import_glb(tripo_glb, "robot", ImportOptions())
+    return [bpy.data.objects[name] for name in result.objects]
+
+
+def near(count: int, expected: int, tolerance: float = 0.05) -> bool:
+    return abs(count - expected) <= expected * tolerance
+
+
+def reopened(path: str, fmt: str) -> list:
+    """The objects Blender's own importer makes of ``path``, in an empty scene."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert IMPORTERS[fmt](path) == {"FINISHED"}
+    return list(bpy.context.scene.objects)
+
+
+def meshes_by_name(objects) -> dict:
+    return {o.name: o for o in objects if o.type == "MESH"}
+
+
+# --- optimise ----------------------------------------------------------------------------------
+
+@pytest.mark.matrix
+def test_budget_and_texture_size_keep_uvs_and_materials(model):
+    [mesh] = [o for o in model if o.type == "MESH"]
+    assert triangle_count([mesh]) == tripo_triangles() == 50000
+    material = mesh.material_slots[0].material
+    out = optimise(model, GameReadyOptions(faces=BUDGET, texture_size=LIMIT))
+    assert out == model
+    assert near(triangle_count([mesh]), BUDGET)
+    assert not mesh.modifiers  # applied, for the batch
+    assert mesh.data.uv_layers.active is not None and mesh.material_slots[0].material == material
+    images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE"]
+    assert len(images) == 3
+    for image in images:
+        assert tuple(image.size) == (LIMIT, LIMIT) and image.packed_file is not None
+
+
+@pytest.mark.matrix
+def test_lods_are_named_for_the_engines_and_follow_the_budgets(model):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))
+    assert [o.name for o in out] == ["robot", "robot_LOD0", "robot_LOD1", "robot_LOD2"]
+    group, *lods = out
+    assert group.type == "EMPTY" and all(o.parent == group for o in lods)
+    for lod, expected in zip(lods, (5000, 2500, 1250), strict=True):
+        assert near(triangle_count([lod]), expected), lod.name
+        assert lod.data.uv_layers.active is not None and lod.material_slots[0].material is not None
+    assert len({lod.data.name for lod in lods}) == 3  # each LOD its own mesh
+
+
+def test_the_panel_keeps_a_decimate_modifier_the_artist_can_tweak(model):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, lods=2), keep_modifiers=True)
+    _group, lod0, lod1 = out
+    assert triangle_count([lod0]) == 50000 and lod0.data == lod1.data  # the full mesh is kept
+    assert near(evaluated_triangles(lod0), 5000) and near(evaluated_triangles(lod1), 2500)
+    lod0.modifiers["Tripo3D Decimate"].ratio = 0.5
+    assert near(evaluated_triangles(lod0), 25000)
+
+
+def test_a_budget_above_the_model_changes_nothing(model):
+    [mesh] = model
+    optimise(model, GameReadyOptions(faces=80000))
+    assert triangle_count([mesh]) == 50000 and not mesh.modifiers
+
+
+def test_apply_transforms_bakes_them_into_the_mesh(model):
+    [mesh] = model
+    mesh.matrix_world = Matrix.Translation((3, -2, 1)) @ Matrix.Rotation(0.7, 4, "Z") @ Matrix.Scale(2.0, 4)
+    bpy.context.view_layer.update()
+    sample = range(0, len(mesh.data.vertices), 997)
+    before = [mesh.matrix_world @ mesh.data.vertices[i].co for i in sample]
+    optimise(model, GameReadyOptions(apply_transforms=True))
+    bpy.context.view_layer.update()
+    assert mesh.matrix_world == Matrix.Identity(4)
+    after = [Vector(mesh.data.vertices[i].co) for i in sample]
+    assert max((a - b).length for a, b in zip(after, before, strict=True)) < 1e-4  # nothing moved in the world
+
+
+# --- export, read back by Blender's own importers ----------------------------------------------
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("fmt", ["fbx", "obj", "usd", "glb"])
+def test_exported_model_opens_again_with_its_lods_uvs_and_textures(model, tmp_path, fmt):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, texture_size=LIMIT, lods=3))
+    path = str(tmp_path / export_file_name("/in/robot.png", fmt))
+    files = export(out, path, fmt)
+    assert files[0] == path and all(os.path.isfile(f) for f in files)
+    meshes = meshes_by_name(reopened(path, fmt))
+    assert sorted(meshes) == ["robot_LOD0", "robot_LOD1", "robot_LOD2"]
+    for name, expected in (("robot_LOD0", 5000), ("robot_LOD1", 2500), ("robot_LOD2", 1250)):
+        assert near(triangle_count([meshes[name]]), expected), name
+        assert len(meshes[name].data.uv_layers) >= 1, name
+    images = model_images(meshes.values())
+    assert images, "the textures travel with the model"
+    for image in images:
+        assert 0 < max(image.size) <= LIMIT, image.name
+
+
+@pytest.mark.matrix
+def test_stl_is_one_solid_at_the_budget(model, tmp_path):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))
+    path = str(tmp_path / "robot.stl")
+    assert export(out, path, "stl") == [path]
+    [solid] = meshes_by_name(reopened(path, "stl")).values()
+    assert near(triangle_count([solid]), BUDGET)
+
+
+def test_export_leaves_the_selection_and_writes_the_textures_it_lists(model, tmp_path):
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    before = scene_fingerprint()
+    files = export(model, str(tmp_path / "robot"), "obj")
+    assert scene_fingerprint() == before and cube.select_get()
+    names = sorted(os.path.basename(f) for f in files)
+    assert names[-2:] == ["robot.mtl", "robot.obj"] or "robot.mtl" in names
+    assert len([n for n in names if n.endswith((".png", ".jpg"))]) == 3
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("Cube")]  # only the model was written
+    with open(tmp_path / "robot.obj") as f:
+        assert "o Cube" not in f.read()
+
+
+def test_a_missing_exporter_is_one_sentence(model, tmp_path):
+    import addon_utils
+
+    addon_utils.disable("io_scene_fbx")
+    try:
+        with pytest.raises(ExportFailed) as caught:
+            export(model, str(tmp_path / "robot.fbx"), "fbx")
+    finally:
+        addon_utils.enable("io_scene_fbx", default_set=True)
+    assert "no FBX exporter" in caught.value.message and "another export format" in caught.value.message
+    assert not (tmp_path / "robot.fbx").exists()
+
+
+def test_an_export_folder_that_is_a_file_is_one_sentence(model, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("")
+    with pytest.raises(ExportFailed, match="Could not make the export folder"):
+        export(model, str(blocker / "robot.glb"), "glb")
+
+
+def test_lower_lods_are_told_apart():
+    assert [is_lower_lod(n) for n in ("robot_LOD0", "robot_LOD1", "robot_LOD12.001", "robot", "LOD1")] == [
+        False, True, True, False, False]
+
+
+# --- extra gateway fields from the console ------------------------------------------------------
 
 @pytest.mark.matrix
 def test_console_extra_fields_reach_the_gateway_and_name_their_job(ui, image_files):  # noqa: F811

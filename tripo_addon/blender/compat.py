@@ -32,3 +32,17 @@ def draco_decoder_missing(exc: Exception) -> bool:
     ships the library)."""
     text = str(exc).lower()
     return "draco" in text and any(s in text for s in ("oserror", "loadlibrary", "shared object"))
+
+
+def usd_texture_arguments() -> dict:
+    """The USD exporter's arguments that write a model's textures beside the file (into a
+    ``textures`` folder), replacing older copies: 4.2 and 4.3 take ``export_textures=True``,
+    4.4 and later ``export_textures_mode="NEW"`` (with ``overwrite_textures``)."""
+    props = bpy.ops.wm.usd_export.get_rna_type().properties
+    if "export_textures_mode" in props:
+        args = {"export_textures_mode": "NEW"}
+    else:
+        args = {"export_textures": True}
+    if "overwrite_textures" in props:
+        args["overwrite_textures"] = True
+    return args
