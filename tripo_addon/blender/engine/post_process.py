@@ -22,6 +22,8 @@ import bpy
 from ...core import buglog
 from ...core import errors as E
 from ...core.gameready import GameReadyOptions, export_file_name
+from ..exp.export import export
+from ..exp.optimise import optimise
 from ..user_data import journal
 from .batch import POST_PROCESS, Outcome
 
@@ -101,13 +103,9 @@ class PostProcess:
                 objects = _model_objects(collection, objects)
             step = "optimising"
             if self.options.optimises:
-                from ..exp.optimise import optimise
-
                 objects = list(optimise(objects, self.options))
             if path is not None:
                 step = "the export"
-                from ..exp.export import export
-
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 outcome.exports = list(export(objects, path, self.options.export_format))
             job.objects = [o.name for o in objects]
