@@ -144,6 +144,18 @@ class ImportFailed(TripoError):
     kind = "import_failed"
 
 
+class OptimiseFailed(TripoError):
+    """A model could not be made game-ready (decimated, its textures scaled, its LODs made)."""
+
+    kind = "optimise_failed"
+
+
+class ExportFailed(TripoError):
+    """A model could not be written for an engine: its exporter is missing in this Blender, or it failed."""
+
+    kind = "export_failed"
+
+
 class Stopped(TripoError):
     """The user stopped tracking the job (or Blender is quitting)."""
 

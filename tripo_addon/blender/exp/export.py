@@ -20,6 +20,7 @@ import os
 import bpy
 
 from ...core import errors as E
+from ...core.errors import ExportFailed
 from ...core.gameready import FORMAT_EXTENSIONS, FORMATS
 from ..compat import save_image_copy, usd_texture_arguments
 from .optimise import model_images
@@ -35,12 +36,6 @@ EXPORTERS = {
 #: Image file extensions Blender writes for an image's file_format (OBJ's textures).
 _IMAGE_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "TARGA": ".tga", "TARGA_RAW": ".tga", "BMP": ".bmp",
                      "OPEN_EXR": ".exr", "TIFF": ".tif", "WEBP": ".webp"}
-
-
-class ExportFailed(E.TripoError):
-    """A model could not be written: its exporter is missing, or it failed."""
-
-    kind = "export_failed"
 
 
 def exporter(fmt: str):
@@ -80,7 +75,9 @@ def _snapshot(folders) -> dict:
 
 
 def _select_only(objects, view_layer):
-    before = ([o for o in view_layer.objects if o.select_get(view_layer=view_layer)], view_layer.objects.active)
+    """Select just ``objects`` (for the exporters' selection-only mode); returns what to restore.
+    Only the selected objects are visited, never every object of the scene."""
+    before = (list(view_layer.objects.selected), view_layer.objects.active)
     for obj in before[0]:
         obj.select_set(False, view_layer=view_layer)
     for obj in objects:
@@ -89,45 +86,45 @@ def _select_only(objects, view_layer):
     return before
 
 
-def _restore(before, view_layer) -> None:
+def _restore(objects, before, view_layer) -> None:
     selected, active = before
-    for obj in view_layer.objects:
-        obj.select_set(False, view_layer=view_layer)
+    for obj in objects:
+        if obj.name in view_layer.objects:
+            obj.select_set(False, view_layer=view_layer)
     for obj in selected:
         if obj.name in view_layer.objects:
             obj.select_set(True, view_layer=view_layer)
     view_layer.objects.active = active if active is None or active.name in view_layer.objects else None
 
 
-def _textures_beside(meshes, folder: str) -> tuple[list, list]:
-    """Write the model's images as files in ``folder`` and point the images at them for the
-    exporter (OBJ reads textures by path); returns what to restore and the files written."""
-    restore, written = [], []
+def _textures_beside(meshes, path: str, restore: list) -> None:
+    """Write the model's images as files beside ``path`` (named after it, so models sharing a
+    folder never overwrite each other's) and point the images at them for the exporter (OBJ
+    reads textures by path); ``restore`` gets what to put back afterwards."""
+    folder = os.path.dirname(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
     for image in model_images(meshes):
         if not image.has_data and not image.packed_file:
             continue
-        ext = _IMAGE_EXTENSIONS.get(image.file_format, ".png")
-        fmt_kept = image.file_format
+        restore.append((image, image.filepath_raw, image.file_format))
         if image.file_format not in _IMAGE_EXTENSIONS:
             image.file_format = "PNG"
-        name = os.path.splitext(bpy.path.clean_name(image.name))[0] + ext
-        target = os.path.join(folder, name)
+        target = os.path.join(folder, f"{stem}_{bpy.path.clean_name(image.name)}"
+                                      f"{_IMAGE_EXTENSIONS[image.file_format]}")
         save_image_copy(image, target)
-        restore.append((image, image.filepath_raw, fmt_kept))
         image.filepath_raw = target
-        written.append(target)
-    return restore, written
 
 
 def export(objects, path: str, fmt: str) -> list[str]:
     """Write ``objects`` to ``path`` as ``fmt`` (glb, fbx, obj, usd, stl); returns the files
-    written, ``path`` first. Raises :class:`ExportFailed` with one sentence when it cannot."""
+    written, ``path`` (made absolute) first. Raises :class:`ExportFailed` with one sentence when it cannot."""
     objects = list(objects)
     fmt = fmt.lower()
     operator = exporter(fmt)
     if not objects:
         raise ExportFailed(f"There is nothing to export to {os.path.basename(path)}: the model has no objects.")
     view_layer = bpy.context.view_layer
+    view_layer.update()  # objects just linked (LODs) join the layer's list only once it syncs
     missing = [o.name for o in objects if view_layer.objects.get(o.name) != o]
     if missing:
         raise ExportFailed(f"{missing[0]} is not in the current view layer, so it cannot be exported; "
@@ -137,7 +134,8 @@ def export(objects, path: str, fmt: str) -> list[str]:
     expected = FORMAT_EXTENSIONS[fmt]
     if not path.lower().endswith(expected):
         path += expected
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
@@ -150,7 +148,7 @@ def export(objects, path: str, fmt: str) -> list[str]:
     restore = []
     try:
         if fmt == "obj":
-            restore, _written = _textures_beside(meshes, folder)
+            _textures_beside(meshes, path, restore)
         result = operator(**_arguments(fmt, path))
     except (RuntimeError, OSError) as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
@@ -160,7 +158,7 @@ def export(objects, path: str, fmt: str) -> list[str]:
         for image, filepath, file_format in restore:
             image.filepath_raw = filepath
             image.file_format = file_format
-        _restore(before, view_layer)
+        _restore(objects, before, view_layer)
     if "FINISHED" not in result or not os.path.isfile(path):
         raise ExportFailed(f"Blender's {fmt.upper()} exporter wrote no {os.path.basename(path)}; "
                            "check the folder and try again.")

@@ -15,7 +15,7 @@ top first. Main thread only.
 - Textures: every image the model's materials use that is larger than the
   limit on its longer edge is scaled down (aspect kept) and packed again, so
   it travels with the model.
-- LODs: LOD i is a copy of the model's meshes decimated from the full mesh to
+- LODs: LOD i is a copy of the model's meshes reduced (from LOD0) to
   ``budgets[i]`` triangles, a sibling of LOD0 under the model's empty (Unity's
   convention; docs/pipelines.md says what engines make of it).
 """
@@ -65,9 +65,14 @@ def _ordered(objects) -> list:
     return sorted(objects, key=depth)
 
 
+def _triangles(mesh) -> int:
+    # A face of n corners is n - 2 triangles: no walk over the faces needed.
+    return len(mesh.loops) - 2 * len(mesh.polygons)
+
+
 def triangle_count(meshes) -> int:
     """The triangles the meshes of ``meshes`` draw (their own data, before modifiers)."""
-    return sum(sum(p.loop_total - 2 for p in obj.data.polygons) for obj in meshes)
+    return sum(_triangles(obj.data) for obj in meshes)
 
 
 def evaluated_triangles(obj) -> int:
@@ -75,7 +80,7 @@ def evaluated_triangles(obj) -> int:
     depsgraph = _depsgraph_of(obj)
     mesh = obj.evaluated_get(depsgraph).to_mesh()
     try:
-        return sum(p.loop_total - 2 for p in mesh.polygons)
+        return _triangles(mesh)
     finally:
         obj.evaluated_get(depsgraph).to_mesh_clear()
 
@@ -86,16 +91,17 @@ def apply_transforms(objects) -> None:
     """Bake each object's world transform into its mesh; every object then sits at the origin,
     unrotated, at scale 1 (parents kept)."""
     objects = _ordered(objects)
+    if objects:
+        _view_layer_of(objects[0]).update()  # world matrices as the latest changes make them
     worlds = {obj: obj.matrix_world.copy() for obj in objects}
-    done = set()
+    for obj in objects:
+        if obj.type == "MESH" and obj.data.users > 1:
+            _replace_mesh(obj, obj.data.copy())  # each its own, before any is baked
     for obj in objects:
         if obj.type != "MESH":
             continue
-        if obj.data.users > 1 and obj.data in done:
-            obj.data = obj.data.copy()  # shared with another object already baked
-        done.add(obj.data)
         world = worlds[obj]
-        obj.data.transform(world)
+        obj.data.transform(world, shape_keys=True)
         if world.determinant() < 0:
             obj.data.flip_normals()  # a mirror turned the faces inside out
         obj.data.update()
@@ -155,8 +161,8 @@ def _view_layer_of(obj):
     for layer in layers:
         if layer.objects.get(obj.name) == obj:
             return layer
-    raise E.TripoError(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be reduced; "
-                       "link it to a scene (or include its collection) and try again.")
+    raise E.OptimiseFailed(f"The object {obj.name} is in no scene's view layer, so its mesh cannot be "
+                           "reduced; link it to a scene (or include its collection) and try again.")
 
 
 def _depsgraph_of(obj):
@@ -200,12 +206,16 @@ def decimated_mesh(obj, ratio: float):
 
 def decimate(obj, ratio: float, *, keep_modifier: bool = False) -> None:
     """Reduce ``obj`` to ``ratio`` of its triangles: its mesh replaced, or a Decimate modifier kept."""
+    if ratio >= 1.0 and obj.modifiers.get(DECIMATE_NAME) is None:
+        return  # within the budget already
     if keep_modifier:
         _decimate_modifier(obj, ratio)
         return
-    if ratio >= 1.0:
-        return
-    _replace_mesh(obj, decimated_mesh(obj, ratio))
+    if ratio < 1.0:
+        _replace_mesh(obj, decimated_mesh(obj, ratio))
+    kept = obj.modifiers.get(DECIMATE_NAME)
+    if kept is not None:
+        obj.modifiers.remove(kept)  # applied now: it must not reduce the mesh a second time
 
 
 def _replace_mesh(obj, mesh) -> None:
@@ -219,16 +229,18 @@ def _replace_mesh(obj, mesh) -> None:
 
 # -- LODs ---------------------------------------------------------------------------------------
 
-def _group_of(objects, meshes):
-    """The empty that holds the model's LODs: its top empty, or a new one in the top mesh's place
-    (named after it, with its custom properties: the job's provenance)."""
+def _group_of(objects):
+    """The empty that holds the model's LODs: its top empty, or a new one in the top object's
+    place, named after it and given its custom properties (the job's provenance)."""
     members = set(objects)
     roots = [o for o in objects if o.parent not in members]
     if len(roots) == 1 and roots[0].type == "EMPTY":
-        return roots[0], roots[0].name
+        return roots[0]
     top = roots[0]
     base = top.name
-    top.name = lod_name(base, 0)  # frees the model's name for its group
+    top_world = top.matrix_world.copy()
+    # Frees the model's name for its group; a mesh is named again as its LOD0 afterwards.
+    top.name = lod_name(base, 0) if top.type == "MESH" else f"{base}_part"
     group = bpy.data.objects.new(base, None)
     group.empty_display_type = "PLAIN_AXES"
     for collection in top.users_collection:
@@ -243,41 +255,53 @@ def _group_of(objects, meshes):
         world = root.matrix_world.copy()
         root.parent = group
         root.matrix_parent_inverse = Matrix.Identity(4)
-        root.matrix_basis = group.matrix_basis.inverted() @ world if root is not top else Matrix.Identity(4)
-    return group, base
+        root.matrix_basis = top_world.inverted() @ world  # where it was in the world
+    return group
 
 
 def make_lods(objects, meshes, budgets: list[int], total: int, *, keep_modifiers: bool = False) -> list:
     """LOD0..LOD(K-1) of the model: its meshes at ``budgets[0]``, copies at the other budgets,
-    named ``NAME_LOD<i>`` (one mesh) or ``MESH_LOD<i>`` (several), beside each other."""
-    group, base = _group_of(objects, meshes)
-    single = len(meshes) == 1
-    names = {obj: base if single else obj.name for obj in meshes}
+    named ``NAME_LOD<i>`` (one mesh) or ``MESH_LOD<i>`` (several), beside each other.
+
+    Applied, each level is reduced from LOD0 (a tenth of the work of starting from the full
+    mesh again); kept as modifiers, each copy shares the full mesh and has its own ratio."""
+    members = set(objects)
+    roots = [o for o in objects if o.parent not in members]
+    base = roots[0].name
+    names = {obj: base if len(meshes) == 1 else obj.name for obj in meshes}
+    group = _group_of(objects)
+    full = {obj: triangle_count([obj]) for obj in meshes}
     made = []
-    for index in range(len(budgets) - 1, -1, -1):  # the full meshes are reduced last
-        ratio = budgets[index] / total if total else 1.0
-        for obj in meshes:
-            if index == 0:
-                decimate(obj, ratio, keep_modifier=keep_modifiers)
-                obj.name = lod_name(names[obj], 0)
-                if obj.data.users == 1:  # USD names its meshes after their data
-                    obj.data.name = obj.name
-                continue
-            copy = obj.copy()  # shares the mesh: a kept modifier works on the full one
+    for obj in meshes:
+        copies = []
+        for index in range(1, len(budgets)):
+            copy = obj.copy()  # shares the mesh until it gets its own
             for key in [k for k in copy.keys() if k.startswith("tripo3d_")]:
                 del copy[key]
             for collection in obj.users_collection:
                 collection.objects.link(copy)
-            if keep_modifiers:
-                _decimate_modifier(copy, ratio)
-            else:
-                mesh = decimated_mesh(obj, ratio)
-                mesh.name = lod_name(names[obj], index)
-                copy.data = mesh
-                mod = copy.modifiers.get(DECIMATE_NAME)
-                if mod is not None:
-                    copy.modifiers.remove(mod)
             copy.name = lod_name(names[obj], index)
-            made.append(copy)
+            copies.append(copy)
+        full_mesh = obj.data
+        decimate(obj, budgets[0] / total if total else 1.0, keep_modifier=keep_modifiers)
+        obj.name = lod_name(names[obj], 0)
+        if obj.data.users == 1:  # USD names its meshes after their data
+            obj.data.name = obj.name
+        lod0 = triangle_count([obj])
+        for index, copy in enumerate(copies, start=1):
+            if keep_modifiers:
+                _decimate_modifier(copy, budgets[index] / total if total else 1.0)
+                continue
+            mod = copy.modifiers.get(DECIMATE_NAME)
+            if mod is not None:
+                copy.modifiers.remove(mod)
+            # The same share of the model as the budget asks, taken from LOD0's triangles.
+            ratio = budgets[index] / total * full[obj] / lod0 if total and lod0 else 1.0
+            mesh = decimated_mesh(obj, ratio) if ratio < 1.0 else obj.data.copy()
+            mesh.name = copy.name
+            copy.data = mesh
+        if full_mesh.users == 0:  # every level has its own mesh now
+            bpy.data.meshes.remove(full_mesh)
+        made += copies
     lod_zero = [o for o in objects if o is not group]
     return [group, *lod_zero, *sorted(made, key=lambda o: o.name)]

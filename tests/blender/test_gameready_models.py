@@ -82,15 +82,48 @@ def test_budget_and_texture_size_keep_uvs_and_materials(model):
 
 
 @pytest.mark.matrix
-def test_lods_are_named_for_the_engines_and_follow_the_budgets(model):
+def test_lods_are_named_for_the_engines_and_follow_the_budgets(blender, tripo_glb):
+    result = import_glb(tripo_glb, "robot", ImportOptions(), provenance={"request_id": "req-1"})
+    model = [bpy.data.objects[name] for name in result.objects]
     out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))
     assert [o.name for o in out] == ["robot", "robot_LOD0", "robot_LOD1", "robot_LOD2"]
     group, *lods = out
     assert group.type == "EMPTY" and all(o.parent == group for o in lods)
+    assert group["tripo3d_request_id"] == "req-1"  # the job's provenance stays on the model's top
+    assert not [k for lod in lods for k in lod.keys() if k.startswith("tripo3d_")]
+    assert all(lod.matrix_world == group.matrix_world for lod in lods)  # the levels lie on each other
     for lod, expected in zip(lods, (5000, 2500, 1250), strict=True):
         assert near(triangle_count([lod]), expected), lod.name
         assert lod.data.uv_layers.active is not None and lod.material_slots[0].material is not None
     assert len({lod.data.name for lod in lods}) == 3  # each LOD its own mesh
+    assert [m.name for m in bpy.data.meshes] == ["robot_LOD0", "robot_LOD1", "robot_LOD2"]  # no orphan left
+
+
+@pytest.mark.parametrize("top", ["empty", "none"])
+def test_a_model_of_several_meshes_names_each_mesh_per_level(blender, top):
+    parts = []
+    for name, x in (("Head", 0.0), ("Body", 3.0)):
+        bpy.ops.mesh.primitive_uv_sphere_add(location=(x, 0, 0))  # 960 triangles
+        bpy.context.active_object.name = name
+        parts.append(bpy.context.active_object)
+    objects = list(parts)
+    if top == "empty":
+        holder = bpy.data.objects.new("statue", None)
+        bpy.context.collection.objects.link(holder)
+        for part in parts:
+            part.parent = holder
+        objects.insert(0, holder)
+    bpy.context.view_layer.update()
+    where = {p.name: p.matrix_world.translation.copy() for p in parts}
+    out = optimise(objects, GameReadyOptions(lods=2))
+    group = out[0]
+    assert group.name == ("statue" if top == "empty" else "Head") and group.type == "EMPTY"
+    assert sorted(o.name for o in out[1:]) == ["Body_LOD0", "Body_LOD1", "Head_LOD0", "Head_LOD1"]
+    bpy.context.view_layer.update()
+    for obj in out[1:]:
+        assert obj.parent == group
+        assert (obj.matrix_world.translation - where[obj.name.split("_")[0]]).length < 1e-5
+        assert near(triangle_count([obj]), 960 if obj.name.endswith("0") else 480)
 
 
 def test_the_panel_keeps_a_decimate_modifier_the_artist_can_tweak(model):
@@ -121,6 +154,35 @@ def test_apply_transforms_bakes_them_into_the_mesh(model):
     assert max((a - b).length for a, b in zip(after, before, strict=True)) < 1e-4  # nothing moved in the world
 
 
+def test_apply_transforms_of_objects_sharing_a_mesh_gives_each_its_own(blender):
+    bpy.ops.mesh.primitive_cube_add(location=(0, 0, 0))
+    first = bpy.context.active_object
+    second = first.copy()
+    bpy.context.collection.objects.link(second)
+    second.location = (5, 0, 0)
+    optimise([first, second], GameReadyOptions(apply_transforms=True))
+    assert first.data != second.data and not [m for m in bpy.data.meshes if m.users == 0]
+    assert max(v.co.x for v in first.data.vertices) == pytest.approx(1.0)
+    assert min(v.co.x for v in second.data.vertices) == pytest.approx(4.0)
+
+
+def test_a_batch_after_the_panel_applies_the_kept_modifier_once(model):
+    [mesh] = model
+    optimise(model, GameReadyOptions(faces=BUDGET), keep_modifiers=True)
+    optimise([mesh], GameReadyOptions(faces=BUDGET))
+    assert not mesh.modifiers and near(triangle_count([mesh]), BUDGET)
+
+
+def test_apply_transforms_of_a_mirror_keeps_the_faces_outward(blender):
+    bpy.ops.mesh.primitive_uv_sphere_add()
+    sphere = bpy.context.active_object
+    sphere.scale = (-1.0, 1.0, 1.0)  # the world matrix follows once the view layer updates
+    optimise([sphere], GameReadyOptions(apply_transforms=True))
+    sphere.data.update()
+    assert tuple(sphere.scale) == (1.0, 1.0, 1.0)
+    assert all(p.normal.dot(p.center) > 0 for p in sphere.data.polygons)
+
+
 # --- export, read back by Blender's own importers ----------------------------------------------
 
 @pytest.mark.matrix
@@ -141,6 +203,17 @@ def test_exported_model_opens_again_with_its_lods_uvs_and_textures(model, tmp_pa
         assert 0 < max(image.size) <= LIMIT, image.name
 
 
+@pytest.mark.parametrize("fmt", ["fbx", "glb", "obj"])
+def test_the_panels_kept_modifiers_are_applied_in_the_exported_file(model, tmp_path, fmt):
+    out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3), keep_modifiers=True)
+    path = str(tmp_path / f"robot.{fmt}")
+    export(out, path, fmt)
+    meshes = meshes_by_name(reopened(path, fmt))
+    assert sorted(meshes) == ["robot_LOD0", "robot_LOD1", "robot_LOD2"]
+    for name, expected in (("robot_LOD0", 5000), ("robot_LOD1", 2500), ("robot_LOD2", 1250)):
+        assert near(triangle_count([meshes[name]]), expected), name
+
+
 @pytest.mark.matrix
 def test_stl_is_one_solid_at_the_budget(model, tmp_path):
     out = optimise(model, GameReadyOptions(faces=BUDGET, lods=3))
@@ -158,7 +231,7 @@ def test_export_leaves_the_selection_and_writes_the_textures_it_lists(model, tmp
     assert scene_fingerprint() == before and cube.select_get()
     names = sorted(os.path.basename(f) for f in files)
     assert names[-2:] == ["robot.mtl", "robot.obj"] or "robot.mtl" in names
-    assert len([n for n in names if n.endswith((".png", ".jpg"))]) == 3
+    assert len([n for n in names if n.startswith("robot_") and n.endswith((".png", ".jpg"))]) == 3
     assert not [n for n in os.listdir(tmp_path) if n.startswith("Cube")]  # only the model was written
     with open(tmp_path / "robot.obj") as f:
         assert "o Cube" not in f.read()
@@ -207,4 +280,13 @@ def test_console_extra_fields_reach_the_gateway_and_name_their_job(ui, image_fil
 def test_console_refuses_a_documented_field_as_extra(ui, image_files):  # noqa: F811
     with pytest.raises(E.BadOption, match="use --texture"):
         api.generate(image_files["png"], extra={"texture": "HD"})
+    assert ui.stats()["submit_attempts"] == 0
+
+
+def test_an_empty_documented_field_is_still_refused_beside_false_extras(ui, image_files):  # noqa: F811
+    from tripo_addon.blender.engine.start import start_job
+
+    params = {"texture": "", "texture_alignment": "original_image", "orientation": "default", "pbr": False}
+    with pytest.raises(E.BadRequest, match="Other... has no value"):
+        start_job(image_files["png"], params, ImportOptions(), origin="script")
     assert ui.stats()["submit_attempts"] == 0
