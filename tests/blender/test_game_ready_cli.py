@@ -150,3 +150,18 @@ def test_twenty_images_to_twenty_fbx_files_with_three_lods(sim, cli_env, tmp_pat
         assert all(model["meshes"][n]["uvs"] for n in names)
         assert model["images"] and max(max(size) for size in model["images"]) <= 1024, (path, model["images"])
     assert sim.stats()["submits"] == 20
+
+
+def test_export_dir_alone_writes_glb_and_same_names_stay_apart(sim, cli_env, tmp_path):  # noqa: F811
+    """Two images named alike in two folders: two files, the second with _2; the default format is GLB."""
+    first = images(tmp_path / "a", 1, prefix="chair")[0]
+    second = images(tmp_path / "b", 1, prefix="chair")[0]
+    (tmp_path / "b" / "chair_00.png").write_bytes(make_image("PNG", size=(90, 60), color=(10, 200, 30)))
+    exports, report = tmp_path / "out", tmp_path / "r.json"
+    proc = run_cli(["--online-mode", first, second, "--export-dir", str(exports), "--apply-transforms",
+                    "--report", str(report), "--poll-interval", "1", "--jobs", "1"], cli_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = json.loads(report.read_text())["jobs"]
+    assert [os.path.basename(j["exports"][0]) for j in jobs] == ["chair_00.glb", "chair_00_2.glb"]
+    models = read_back([j["exports"][0] for j in jobs])
+    assert all(m["meshes"] and all(v["uvs"] for v in m["meshes"].values()) for m in models.values())
