@@ -163,5 +163,8 @@ def test_export_dir_alone_writes_glb_and_same_names_stay_apart(sim, cli_env, tmp
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = json.loads(report.read_text())["jobs"]
     assert [os.path.basename(j["exports"][0]) for j in jobs] == ["chair_00.glb", "chair_00_2.glb"]
+    said = [ln for ln in proc.stdout.splitlines() if " OK " in ln]
+    assert len(said) == 2 and all(ln.endswith(f"; exported {j['exports'][0]}") for ln, j in
+                                  zip(sorted(said, key=lambda ln: "_2.glb" in ln), jobs, strict=True))
     models = read_back([j["exports"][0] for j in jobs])
     assert all(m["meshes"] and all(v["uvs"] for v in m["meshes"].values()) for m in models.values())

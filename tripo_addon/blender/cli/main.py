@@ -207,7 +207,8 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
             job = outcome.job
             progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {len(job.objects)} object(s) in collection "
                          f"'{bpy.data.objects[job.objects[0]].users_collection[0].name}' "
-                         f"(request {job.request_id}, {time.monotonic() - started:.1f} s)")
+                         f"(request {job.request_id}, {time.monotonic() - started:.1f} s)"
+                         + (f"; exported {outcome.exports[0]}" if outcome.exports else ""))
         else:
             progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {outcome.error}")
         outputs.job_done(index, outcome)
