@@ -85,3 +85,45 @@ def test_export_of_a_model_no_longer_in_the_file_says_so(ui, image_files, tmp_pa
     with pytest.raises(RuntimeError, match="not in this file; import it again"):
         bpy.ops.tripo3d.export_job(job_id=job.id, filepath=str(tmp_path / "gone.fbx"), export_format="fbx")
     assert not (tmp_path / "gone.fbx").exists()
+
+
+class _Layout:
+    """Stands in for a UILayout: records what draw() shows, and checks each property and
+    operator it names really exists (a misspelt name would only show as a red box in a window)."""
+
+    use_property_split = use_property_decorate = enabled = False
+
+    def __init__(self, seen: list):
+        self.seen = seen
+
+    def prop(self, data, name, **_kw):
+        assert name in data.bl_rna.properties, name
+        self.seen.append(("prop", name))
+        return self
+
+    def operator(self, idname, **_kw):
+        module, name = idname.split(".")
+        getattr(getattr(bpy.ops, module), name).get_rna_type()  # KeyError if no such operator
+        self.seen.append(("operator", idname))
+        return type("Props", (), {})()
+
+    def __getattr__(self, _name):
+        return lambda *a, **kw: self
+
+
+def test_the_subpanel_and_the_export_button_draw_real_properties_and_operators(ui, image_files):  # noqa: F811
+    from tripo_addon.blender.ui.job_list import job_row_status
+    from tripo_addon.blender.ui.optimise_panel import TRIPO3D_PT_optimise_base
+    from tripo_addon.blender.ui.panels import TRIPO3D_PT_jobs_base
+
+    seen: list = []
+    panel = type("Panel", (), {"layout": _Layout(seen)})()
+    TRIPO3D_PT_optimise_base.draw_header(panel, bpy.context)
+    TRIPO3D_PT_optimise_base.draw(panel, bpy.context)
+    assert [n for kind, n in seen if kind == "prop"] == ["optimise", "faces", "texture_size", "lods",
+                                                          "export_format", "export_dir"]
+    job = api.generate(image_files["png"], wait=True, timeout=60)
+    assert job.state == State.IMPORTED
+    seen.clear()
+    TRIPO3D_PT_jobs_base.draw_actions(_Layout(seen), job, job_row_status(job))
+    assert ("operator", "tripo3d.export_job") in seen
