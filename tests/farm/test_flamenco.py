@@ -152,7 +152,8 @@ def test_produced_commands_run_the_real_batch(sim, user_res, tmp_path):
         images.append(str(inp / f"pic_{i}.png"))
     out = tmp_path / "not yet" / "out"
     tasks = compile_job(input_folder=str(inp), output_folder=str(out), shard_count=2, runner="script",
-                        generate_script=GENERATE, texture="standard", upload="inline")["tasks"]
+                        generate_script=GENERATE, texture="standard", upload="inline", faces=500, lods=2,
+                        export_format="glb", extra_params="face_limit=500")["tasks"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_", "TRIPO3D_"))}
     env.update(PIXAZO_API_KEY=SIM_KEY, PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res),
                TRIPO3D_RETRY_BASE_DELAY="0.05")
@@ -168,3 +169,6 @@ def test_produced_commands_run_the_real_batch(sim, user_res, tmp_path):
         done += [j["image"] for j in json.loads((out / f"report-{k}.json").read_text())["jobs"]]
     assert sorted(done) == sorted(images)
     assert sim.stats()["submits"] == len(images)
+    # The game-ready settings reached the batch: one GLB per image in OUTPUT/export, the extra field sent.
+    assert sorted(os.listdir(out / "export")) == [f"pic_{i}.glb" for i in range(4)]
+    assert all(j["params"]["face_limit"] == 500 for j in sim.jobs())
