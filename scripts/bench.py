@@ -7,7 +7,7 @@ to a baseline measured in the same run, their ratio, the target and PASS/FAIL.
     .venv/bin/python scripts/bench.py --only P3,P4 --json bench.json
 
 The machine is shared, so only ratios within one run mean anything; small
-measurements are repeated (medians). What each row (P3, P3b, P4, P5, P6, J, P7)
+measurements are repeated (medians). What each row (P3, P3b, P4, P5, P6, J, P7, P8)
 measures, against what, and its target: docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ from unittest import mock
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # an entry point run from a checkout: tools/ sits beside scripts/
-from tools import bench_child, bench_decoding  # noqa: E402
+from tools import bench_child, bench_decoding, bench_gameready  # noqa: E402
 from tools.gateway_sim import GatewaySimulator, SimConfig  # noqa: E402
 
 PY = sys.executable  # the Python with bpy that runs the bench (.venv, or a matrix leg's)
-ROWS = ("P3", "P3b", "P4", "P5", "P6", "J", "P7")
+ROWS = ("P3", "P3b", "P4", "P5", "P6", "J", "P7", "P8")
 
 
 # -- inputs -------------------------------------------------------------------------
@@ -298,6 +298,7 @@ def main() -> int:
                 "P4": lambda: bench_child.p4(sim, sim.config.api_key, (100 if q else 500) * 2**20, 3 if q else 5),
                 "P5": lambda: _p5(work, 5 if q else 11, env),
                 "P6": lambda: bench_child.p6(sim, 3 if q else 7, env),
+                "P8": lambda: _p8(work, 3 if q else 7, env),
                 "J": lambda: journal_rows(2000 if q else 10000, 5, work, env),
                 "P7": lambda: bench_decoding.p7(work, 50 if q else 200, 1 if q else 3, env),
             }
@@ -327,6 +328,14 @@ def _p5(work: str, runs: int, env: dict) -> list[dict]:
     tripo_glb(glb)
     e = dict(env, BLENDER_USER_RESOURCES=os.path.join(work, "p5-home"))
     return bench_child.p5(glb, runs, e)
+
+
+def _p8(work: str, runs: int, env: dict) -> list[dict]:
+    glb = os.path.join(work, "tripo-like.glb")
+    if not os.path.exists(glb):
+        tripo_glb(glb)
+    e = dict(env, BLENDER_USER_RESOURCES=os.path.join(work, "p8-home"))
+    return bench_gameready.p8(glb, runs, e)
 
 
 if __name__ == "__main__":

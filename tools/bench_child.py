@@ -30,8 +30,8 @@ def _emit(data: dict) -> None:
     print(MARK + json.dumps(data), flush=True)
 
 
-def run_child(args: list[str], env: dict | None = None, timeout: float = 900) -> dict:
-    r = subprocess.run([PY, "-m", "tools.bench_child", *args], capture_output=True, text=True,
+def run_child(args: list[str], env: dict | None = None, timeout: float = 900, module: str = "tools.bench_child") -> dict:
+    r = subprocess.run([PY, "-m", module, *args], capture_output=True, text=True,
                        env=env, timeout=timeout, cwd=REPO)
     for line in reversed(r.stdout.splitlines()):
         if line.startswith(MARK):

@@ -35,6 +35,24 @@ const JOB_TYPE = {
       visible: "submission" },
     { key: "upload", type: "string", default: "auto", visible: "submission",
       description: "How local images reach the gateway: auto, inline, or s3://BUCKET/PREFIX" },
+    // Game-ready outputs (docs/pipelines.md); the defaults change nothing.
+    { key: "faces", type: "int32", default: 0, visible: "submission",
+      description: "Decimate each model to about this many triangles (--faces); 0 keeps them" },
+    { key: "texture_size", type: "int32", default: 0, visible: "submission",
+      description: "Downscale textures larger than this many pixels (--texture-size); 0 keeps them" },
+    { key: "lods", type: "int32", default: 1, visible: "submission",
+      description: "Levels of detail NAME_LOD0.. at 100/50/25% of faces (--lods); 1 is none" },
+    { key: "export_format", type: "string", default: "none", choices: ["none", "glb", "fbx", "obj", "usd", "stl"],
+      visible: "submission", description: "Write one file per image in this format (--export-format)" },
+    { key: "export_folder", type: "string", subtype: "dir_path", default: "", visible: "submission",
+      description: "Where the exported files go (--export-dir); empty means OUTPUT/export" },
+    { key: "apply_transforms", type: "bool", default: false, visible: "submission",
+      description: "Apply location, rotation and scale before the export (--apply-transforms)" },
+    { key: "post_script", type: "string", subtype: "file_path", default: "", visible: "submission",
+      description: "A .py file whose process(objects, info) runs on each model (--post-script)" },
+    { key: "extra_params", type: "string", default: "", visible: "submission",
+      description: "Extra gateway fields, NAME=VALUE separated by spaces (--param each); the gateway " +
+                   "documents three fields and may ignore others" },
   ],
 };
 
@@ -59,6 +77,24 @@ function batchArgs(settings, k, n) {
   ];
   if (settings.recursive) args.push("--recursive");
   if (settings.online_mode !== false) args.push("--online-mode");
+  return args.concat(gameReadyArgs(settings));
+}
+
+// Only what differs from "change nothing" is passed on.
+function gameReadyArgs(settings) {
+  const args = [];
+  if (Number(settings.faces) > 0) args.push("--faces", String(settings.faces));
+  if (Number(settings.texture_size) > 0) args.push("--texture-size", String(settings.texture_size));
+  if (settings.lods !== undefined && Number(settings.lods) !== 1) args.push("--lods", String(settings.lods));
+  if (settings.export_format && settings.export_format !== "none") {
+    args.push("--export-format", settings.export_format,
+              "--export-dir", settings.export_folder || joinPath(settings.output_folder, "export"));
+  }
+  if (settings.apply_transforms) args.push("--apply-transforms");
+  if (settings.post_script) args.push("--post-script", settings.post_script);
+  for (const field of String(settings.extra_params || "").split(/\s+/)) {
+    if (field) args.push("--param", field);
+  }
   return args;
 }
 

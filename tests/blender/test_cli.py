@@ -53,7 +53,7 @@ def test_file_and_url_imported_saved_and_reported(sim, cli_env, image_files, tmp
     jobs = json.loads(report.read_text())["jobs"]
     assert [j["image"] for j in jobs] == [image_files["png"], url]
     for job in jobs:
-        assert set(job) == {"image", "request_id", "status", "glb", "objects", "error"}
+        assert set(job) == {"image", "request_id", "status", "glb", "objects", "error", "exports"}
         assert job["status"] == "COMPLETED" and job["error"] is None
         assert job["request_id"].startswith("tripo3d-v2-5-413_") and os.path.isfile(job["glb"])
         assert job["objects"]

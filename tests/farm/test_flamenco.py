@@ -106,6 +106,26 @@ def test_one_task_per_shard_with_its_own_outputs():
         assert (pairs["--texture"], pairs["--texture-alignment"], pairs["--orientation"]) == \
             ("HD", "geometry", "align_image")
         assert "--online-mode" in got and "--recursive" not in got
+        # The game-ready settings' defaults change nothing: none of their options is passed.
+        assert not {"--faces", "--texture-size", "--lods", "--export-format", "--export-dir", "--apply-transforms",
+                    "--post-script", "--param"} & set(got)
+
+
+def test_game_ready_settings_become_batch_options():
+    job = compile_job(shard_count=1, faces=5000, texture_size=1024, lods=3, export_format="fbx",
+                      apply_transforms=True, post_script="/farm/post.py", extra_params=" face_limit=5000  pbr=true ")
+    defaults = {s["key"]: s.get("default") for s in job["jobType"]["settings"]}
+    assert (defaults["faces"], defaults["texture_size"], defaults["lods"], defaults["export_format"]) == \
+        (0, 0, 1, "none")
+    got = batch_args(job["tasks"][0]["commands"][0])
+    pairs = dict(zip(got, got[1:], strict=False))
+    assert (pairs["--faces"], pairs["--texture-size"], pairs["--lods"]) == ("5000", "1024", "3")
+    assert (pairs["--export-format"], pairs["--export-dir"]) == ("fbx", "/farm/out/export")
+    assert pairs["--post-script"] == "/farm/post.py" and "--apply-transforms" in got
+    assert [got[i + 1] for i, a in enumerate(got) if a == "--param"] == ["face_limit=5000", "pbr=true"]
+    got = batch_args(compile_job(shard_count=1, export_format="obj", export_folder="/farm/game")["tasks"][0]
+                     ["commands"][0])
+    assert got[got.index("--export-dir") + 1] == "/farm/game"
 
 
 def test_extension_runner_windows_paths_and_bad_settings():
@@ -132,7 +152,8 @@ def test_produced_commands_run_the_real_batch(sim, user_res, tmp_path):
         images.append(str(inp / f"pic_{i}.png"))
     out = tmp_path / "not yet" / "out"
     tasks = compile_job(input_folder=str(inp), output_folder=str(out), shard_count=2, runner="script",
-                        generate_script=GENERATE, texture="standard", upload="inline")["tasks"]
+                        generate_script=GENERATE, texture="standard", upload="inline", faces=500, lods=2,
+                        export_format="glb", extra_params="face_limit=500")["tasks"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXAZO_", "AWS_", "TRIPO3D_"))}
     env.update(PIXAZO_API_KEY=SIM_KEY, PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res),
                TRIPO3D_RETRY_BASE_DELAY="0.05")
@@ -148,3 +169,6 @@ def test_produced_commands_run_the_real_batch(sim, user_res, tmp_path):
         done += [j["image"] for j in json.loads((out / f"report-{k}.json").read_text())["jobs"]]
     assert sorted(done) == sorted(images)
     assert sim.stats()["submits"] == len(images)
+    # The game-ready settings reached the batch: one GLB per image in OUTPUT/export, the extra field sent.
+    assert sorted(os.listdir(out / "export")) == [f"pic_{i}.glb" for i in range(4)]
+    assert all(j["params"]["face_limit"] == 500 for j in sim.jobs())

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import yaml
-from helpers import SIM_KEY, make_image
+from helpers import SIM_KEY, make_image, read_back
 
 from tripo_addon.core.inputs import shard_key, shard_of, take_shard
 
@@ -82,7 +82,12 @@ def test_template_passes_openjd_check_and_takes_no_key():
     assert template["specificationVersion"] == "jobtemplate-2023-09"
     names = {p["name"] for p in template["parameterDefinitions"]}
     assert {"InputFolder", "OutputFolder", "ShardCount", "Blender", "GenerateScript", "Runner", "OnlineMode",
-            "Texture", "TextureAlignment", "Orientation"} <= names
+            "Texture", "TextureAlignment", "Orientation", "Faces", "TextureSize", "Lods", "ExportFormat",
+            "ExportFolder", "ApplyTransforms", "PostScript", "ExtraParams"} <= names
+    # The game-ready parameters' defaults change nothing.
+    defaults = {p["name"]: p.get("default") for p in template["parameterDefinitions"]}
+    assert (defaults["Faces"], defaults["TextureSize"], defaults["Lods"], defaults["ExportFormat"]) == (0, 0, 1, "none")
+    assert (defaults["ApplyTransforms"], defaults["PostScript"], defaults["ExtraParams"]) == ("false", "", "")
     assert not [n for n in names if "key" in n.lower() or "secret" in n.lower()]
     (step,) = template["steps"]
     (shard,) = step["parameterSpace"]["taskParameterDefinitions"]
@@ -181,3 +186,32 @@ def test_blender_runner_command_line(sim, user_res, folder, tmp_path):
     jobs = json.loads((out / "report-1.json").read_text())["jobs"]
     assert sorted(j["image"] for j in jobs) == sorted(images)
     assert (out / "shard-1.blend").is_file() and sim.stats()["submits"] == len(images)
+
+
+@pytest.mark.slow
+def test_game_ready_parameters_write_fbx_files_with_lods(sim, user_res, tmp_path):
+    """Faces, Lods and ExportFormat=fbx through the real runtime: one FBX per image, three LODs each."""
+    sim.configure(model_style="tripo")   # 50,000 triangles and 4096 px textures, like Tripo's own
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for i in range(2):
+        (inp / f"prop {i}.png").write_bytes(make_image("PNG", size=(80 + i, 96), color=(90 * i, 140, 60)))
+    out = tmp_path / "out"
+    env = worker_env(PIXAZO_API_KEY=SIM_KEY, PIXAZO_BASE_URL=sim.url, BLENDER_USER_RESOURCES=str(user_res))
+    params = {**params_for(str(inp), str(out)), "ShardCount": 1, "Faces": 5000, "Lods": 3, "TextureSize": 1024,
+              "ExportFormat": "fbx", "ExtraParams": "face_limit=5000 seeds=[1,2]"}
+    proc = run_template(params, env, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    jobs = json.loads((out / "report-1.json").read_text())["jobs"]
+    files = sorted(f for j in jobs for f in j["exports"])
+    assert [os.path.basename(f) for f in files] == ["prop_0.fbx", "prop_1.fbx"]
+    assert all(os.path.dirname(f) == str(out / "export") for f in files)
+    assert all(j["params"]["face_limit"] == 5000 and j["params"]["seeds"] == [1, 2] for j in sim.jobs())
+    for path, model in read_back(files).items():
+        lods = sorted(model["meshes"])
+        stem = os.path.splitext(os.path.basename(path))[0]
+        assert [n.rsplit("_", 1)[1] for n in lods] == ["LOD0", "LOD1", "LOD2"], lods
+        triangles = [model["meshes"][n]["triangles"] for n in lods]
+        assert abs(triangles[0] - 5000) <= 250 and triangles[0] > triangles[1] > triangles[2], (stem, triangles)
+        assert all(model["meshes"][n]["uvs"] for n in lods)
+        assert model["images"] and max(max(size) for size in model["images"]) <= 1024

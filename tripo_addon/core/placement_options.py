@@ -3,7 +3,7 @@ the importer so that registering the add-on does not load the importer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -20,6 +20,9 @@ class ImportOptions:
     frame_view: bool = False  # zoom the 3D Viewports onto the model (the panel turns it on)
     mark_asset: bool = False  # mark the top object as an asset, so it shows in the Asset Browser
     keep_paths: bool = False  # provenance names the picture's and the model's full paths, not only their names
+    #: The panel's Optimise subpanel, applied on import as a modifier the artist can tweak:
+    #: {"faces": N, "texture_size": PX, "lods": K}; empty changes nothing.
+    optimise: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "ImportOptions":

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from ...core import errors as E
+from ...core.gameready import MAX_LODS, MAX_TEXTURE_SIZE, GameReadyOptions, merge_extra, parse_param
 from ...core.net.apikey import check_api_key
 
 
@@ -49,6 +50,9 @@ OPTIONS = {
     "poll_interval": Rule("--poll-interval", False, 1, 3600, unit="seconds"),
     "max_download_mb": Rule("--max-download-mb", True, 1, 1024 * 1024, unit="megabytes"),
     "normalize_size": Rule("--normalize-size", False, 0, 100_000, unit="metres", low_note=" (keep the size)"),
+    "faces": Rule("--faces", True, 0, 100_000_000, unit="triangles", low_note=" (keep the model's own)"),
+    "texture_size": Rule("--texture-size", True, 0, MAX_TEXTURE_SIZE, unit="pixels", low_note=" (keep the textures)"),
+    "lods": Rule("--lods", True, 1, MAX_LODS),
 }
 ENVIRONMENT = {
     "TRIPO3D_RETRY_ATTEMPTS": Rule("TRIPO3D_RETRY_ATTEMPTS", True, 1, 100),
@@ -71,6 +75,33 @@ def number_problems(args, environ) -> list[str]:
         if raw:  # empty means "not set", as main() reads them
             problems.extend(p for p in [rule.check(raw)[1]] if p)
     return problems
+
+
+def game_ready_problems(args, params: dict) -> tuple[GameReadyOptions | None, dict, list[str]]:
+    """(the game-ready options, ``params`` with the ``--param`` fields beside them,
+    problems) from the parsed arguments, after :func:`number_problems` made the numbers."""
+    problems, extra = [], {}
+    for text in args.param:
+        try:
+            name, value = parse_param(text)
+            extra[name] = value
+        except E.TripoError as exc:
+            problems.append(f"--param: {exc.message}")
+    try:
+        params = merge_extra(params, extra)
+    except E.TripoError as exc:
+        problems.append(f"--param: {exc.message}")
+    if problems or any(not isinstance(getattr(args, n), int) for n in ("faces", "texture_size", "lods")):
+        return None, params, problems  # a bad number is already said once
+    try:
+        options = GameReadyOptions(faces=args.faces, texture_size=args.texture_size, lods=args.lods,
+                                   export_dir=args.export_dir, export_format=args.export_format,
+                                   apply_transforms=args.apply_transforms, post_script=args.post_script)
+    except E.TripoError as exc:
+        return None, params, [exc.message]
+    if options.export_format and not options.export_dir:
+        problems.append("--export-format needs --export-dir, the folder the files go to.")
+    return options, params, problems
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,7 @@ configuration error (nothing was sent), 130 / 143 stopped by Ctrl-C / SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -23,98 +21,19 @@ from ...core.storage.delivery import S3, describe
 from ...core.images import is_url
 from ...core.inputs import expand as expand_inputs
 from ...core.inputs import parse_shard, take_shard
-from ...core.jobs import DEFAULT_PARAMS, Job
+from ...core.jobs import Job
 from ...core.net.urls import check_url, normalise_base_url
 from .. import settings as settings_mod
-from .checks import choose_key, number_problems
+from .checks import choose_key, game_ready_problems, number_problems
+from .parser import UsageError, build_parser
 from ...core.placement_options import ImportOptions
 from ..imp.prerequisites import missing_prerequisites
 from ..engine import batch
+from ..engine.post_process import PostProcess
 from .outputs import Outputs, Progress, console_never_fails
 from ..engine.manager import manager
-from ...core.choices import ALIGNMENTS, ORIENTATIONS, TEXTURES
 from ..engine.upload_cleanup import clean_uploads
 from ..user_data import journal
-
-
-EPILOG = """environment:
-  PIXAZO_API_KEY    your Pixazo API key (required)
-  PIXAZO_BASE_URL   gateway address (default https://gateway.pixazo.ai; http only for this computer)
-  BLENDER_USER_RESOURCES  moves Blender's user folder, and with it the job journal
-  TRIPO3D_UPLOAD    how local images travel: auto (default), inline, or s3://BUCKET/PREFIX
-  AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-  AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION
-                    your S3-compatible bucket's endpoint, credentials and region
-
-Re-running the same command resumes unfinished jobs and re-imports finished
-ones from disk instead of paying again; --force submits anew.
-exit codes: 0 all imported, 1 some image failed, 2 usage or configuration error"""
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # "--poll-interval -inf" or "-1e3" is a (bad) value, not an unknown option, so it is
-        # checked and refused in one line like any other number ("-x.png" stays an option).
-        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf(inity)?|nan)$",
-                                                   re.IGNORECASE)
-
-    def error(self, message: str):  # one line, exit 2, no usage dump to stdout
-        self.print_usage(sys.stderr)
-        raise _UsageError(f"{self.prog}: {message}")
-
-
-class _UsageError(Exception):
-    pass
-
-
-def build_parser(prog: str = "generate.py") -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description="Turn images into textured 3D models with Tripo3D v2.5 and import them.",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("images", nargs="+", metavar="IMAGE",
-                   help="image files (any format Blender reads), folders, globs, http(s) URLs, or @LIST.txt "
-                        "(one path or URL a line)")
-    p.add_argument("--recursive", action="store_true", help="also take images in the sub-folders of a folder")
-    p.add_argument("--shard", metavar="K/N", default=None,
-                   help="take only the K-th of N stable shares of the images (one farm task each)")
-    p.add_argument("--texture", default=DEFAULT_PARAMS["texture"],
-                   help=f"texture quality: {', '.join(TEXTURES)} (default %(default)s; other values are passed on)")
-    p.add_argument("--texture-alignment", default=DEFAULT_PARAMS["texture_alignment"],
-                   help=f"{', '.join(ALIGNMENTS)} (default %(default)s)")
-    p.add_argument("--orientation", default=DEFAULT_PARAMS["orientation"],
-                   help=f"{', '.join(ORIENTATIONS)} (default %(default)s)")
-    p.add_argument("--out", metavar="FILE.blend", help="save the scene with the imported models")
-    p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every job (rewritten after each)")
-    p.add_argument("--out-dir", metavar="DIR", help="also save one .blend per image (models then leave the "
-                   "scene unless --out is given too)")
-    p.add_argument("--glb-dir", metavar="DIR", help="keep a copy of each GLB here, named after its image")
-    p.add_argument("--save-every", type=int, default=25, metavar="N",
-                   help="save --out after every N imports (and every 10 minutes), and at the end")
-    p.add_argument("--webhook-url", metavar="URL", default="",
-                   help="also have the gateway POST each job's status to this https address (the batch still polls)")
-    p.add_argument("--webhook-mode", choices=("terminal", "sync"), default="",
-                   help="terminal: once at the end (the gateway's default); sync: at every status change too")
-    p.add_argument("--jobs", type=int, default=8, metavar="N",
-                   help="jobs in flight at once (default %(default)s)")
-    p.add_argument("--online-mode", action="store_true",
-                   help="allow network access for this run (as Blender's own --online-mode)")
-    p.add_argument("--force", action="store_true", help="submit again (and pay again) even if a job exists")
-    p.add_argument("--upload", default=None, metavar="ROUTE",
-                   help="how local images reach the gateway: auto (your bucket when one is set, else inline), "
-                        "inline (experimental), or s3://BUCKET/PREFIX (default: TRIPO3D_UPLOAD, else auto)")
-    p.add_argument("--poll-interval", type=str, default=2.0, metavar="SECONDS",
-                   help="seconds between status checks of a job (default %(default)s, at least 1)")
-    p.add_argument("--max-download-mb", type=str, default=512, metavar="MB",
-                   help="refuse model files larger than this (default %(default)s)")
-    p.add_argument("--normalize-size", type=str, default=0.0, metavar="METRES",
-                   help="scale each model so its largest side is this long (default: keep)")
-    p.add_argument("--no-ground", action="store_true", help="do not rest models on the ground at the 3D cursor")
-    p.add_argument("--keep-paths", action="store_true",
-                   help="store the image's and the model's full paths on the imported objects "
-                        "(by default only their file names go into the .blend)")
-    p.add_argument("--keep-metadata", action="store_true",
-                   help="send pictures with their EXIF, GPS, XMP and IPTC metadata (by default it is removed)")
-    return p
 
 
 def _retry_from_env() -> RetryPolicy | None:
@@ -156,7 +75,8 @@ def _output_problems(args) -> list[str]:
         problems.append("--webhook-mode needs --webhook-url.")
     for flag, folder in (("--out-dir", args.out_dir), ("--glb-dir", args.glb_dir),
                          ("--out", os.path.dirname(os.path.abspath(args.out)) if args.out else None),
-                         ("--report", os.path.dirname(os.path.abspath(args.report)) if args.report else None)):
+                         ("--report", os.path.dirname(os.path.abspath(args.report)) if args.report else None),
+                         ("--export-dir", args.export_dir)):
         if not folder or (flag in ("--out", "--report") and not os.path.isdir(folder)):
             continue
         try:
@@ -177,7 +97,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     console_never_fails()
     try:
         args = build_parser(prog).parse_args(argv)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(str(exc), file=sys.stderr, flush=True)
         return 2
     except SystemExit as exc:  # --help
@@ -218,6 +138,15 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
         problems.append("No image was found in " + " ".join(args.images)[:200] + "; check the paths.")
     # nan, inf, zero, negatives, words: one line each, exit 2 (numbers are converted here).
     problems.extend(number_problems(args, os.environ))
+    params = {"texture": args.texture, "texture_alignment": args.texture_alignment, "orientation": args.orientation}
+    game, params, game_problems = game_ready_problems(args, params)
+    problems.extend(game_problems)
+    post_process = None
+    if game is not None and not game_problems:
+        try:  # the post-script is loaded (and run) once, before anything is paid for
+            post_process = PostProcess.for_options(game)
+        except E.TripoError as exc:
+            problems.append(exc.message)
     upload = args.upload if args.upload is not None else os.environ.get("TRIPO3D_UPLOAD", "")
     try:
         settings = settings_mod.current(upload=upload, prefer_env=True)
@@ -248,7 +177,6 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     settings.keep_metadata = settings.keep_metadata or args.keep_metadata
     if os.environ.get("TRIPO3D_READ_TIMEOUT"):
         settings.read_timeout = float(os.environ["TRIPO3D_READ_TIMEOUT"])
-    params = {"texture": args.texture, "texture_alignment": args.texture_alignment, "orientation": args.orientation}
     options = ImportOptions(at_cursor=True, rest_on_ground=not args.no_ground, normalize_size=args.normalize_size)
     settings.retry = _retry_from_env()
     _say(f"Tripo3D: {len(images)} image(s)" + (f" (shard {args.shard})" if args.shard else "")
@@ -283,7 +211,8 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
         if outcome.ok:
             job = outcome.job
             progress.say(f"[{progress.done}/{total}] OK {outcome.image}: {shared}{len(job.objects)} object(s)"
-                         f"{_in_collection(job)} (request {job.request_id}, {time.monotonic() - started:.1f} s)")
+                         f"{_in_collection(job)} (request {job.request_id}, {time.monotonic() - started:.1f} s)"
+                         + (f"; exported {outcome.exports[0]}" if outcome.exports else ""))
         else:
             progress.say(f"[{progress.done}/{total}] FAILED {outcome.image}: {shared}{E.scrub(outcome.error or '')}")
         outputs.job_done(index, outcome)
@@ -294,7 +223,7 @@ def main(argv: list[str], prog: str = "generate.py") -> int:
     with _signals_as_exceptions():
         try:
             batch.run(images, params, options, settings=settings, jobs=args.jobs, force=args.force,
-                      keep_paths=args.keep_paths, on_done=done,
+                      keep_paths=args.keep_paths, on_done=done, post_process=post_process,
                       on_event=on_event, log=lambda m: progress.say(f"  {m}"),
                       tick=lambda: progress.tick(running=len(manager.threads)))
         except _Interrupted as exc:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 PUMP_INTERVAL = 0.02
 #: Longest wait, when stopped, for a submit in flight to get its answer on disk.
 SUBMIT_GRACE = 30.0
+#: ``Outcome.error_kind`` of a model that was imported but whose post-process step failed
+#: (it is taken out of the scene again), and its report status.
+POST_PROCESS, POST_PROCESS_FAILED = "post_process", "POST_PROCESS_FAILED"
 
 @dataclass
 class Outcome:
@@ -47,14 +50,17 @@ class Outcome:
     notes: list = field(default_factory=list)
     #: The input of this run whose job this one shares (the same picture and options): no new charge.
     same_as: str | None = None
+    exports: list = field(default_factory=list)  # files the post-process step wrote
 
     @property
     def ok(self) -> bool:
-        return self.job is not None and self.job.state == State.IMPORTED
+        # An imported model whose post-process step failed is not a result.
+        return self.job is not None and self.job.state == State.IMPORTED and self.error is None
 
     def to_report(self) -> dict:
         job = self.job
-        status = "COMPLETED" if self.ok else (job.state.upper() if job else "REJECTED")
+        status = "COMPLETED" if self.ok else (
+            POST_PROCESS_FAILED if self.error_kind == POST_PROCESS else job.state.upper() if job else "REJECTED")
         return {
             "image": self.image,
             "request_id": job.request_id if job else None,
@@ -63,6 +69,7 @@ class Outcome:
             "objects": list(job.objects) if self.ok and job else [],
             "error": None if self.ok else E.scrub(self.error or (job.error if job else None) or "") or None,
             **({"same_picture_as": self.same_as} if self.same_as else {}),
+            "exports": list(self.exports) if self.ok else [],
         }
 
     @property
@@ -97,6 +104,9 @@ def generate_blocking(
 
 
 Done = Callable[[int, Outcome], None]
+#: Called on the main thread with each imported outcome before ``on_done``; it may
+#: fail the outcome (setting its error) but never raises (see :mod:`.post_process`).
+PostStep = Callable[[Outcome], None]
 
 
 def _start(source: str, params: dict, options: ImportOptions, force: bool, origin: str,
@@ -160,7 +170,7 @@ def _own_key(placeholder_id: str) -> str | None:
 
 def _share(outcome: Outcome, owner: Outcome) -> Outcome:
     """``outcome`` is the same picture as ``owner``'s: it answers with that job, no new charge."""
-    outcome.same_as, outcome.job = owner.image, owner.job
+    outcome.same_as, outcome.job, outcome.exports = owner.image, owner.job, list(owner.exports)
     outcome.error = outcome.error_kind = None
     if owner.error and not owner.ok:
         outcome.error, outcome.error_kind = owner.error, owner.error_kind
@@ -193,13 +203,15 @@ def run(
     origin: str = "cli",
     keep_paths: bool = False,
     on_done: Done = lambda _i, _o: None,
+    post_process: PostStep | None = None,
     on_event: Callable[[Job, str], None] | None = None,
     log: Callable[[str], None] = lambda _m: None,
     tick: Callable[[], None] = lambda: None,
 ) -> list[Outcome]:
     """Generate every source with at most ``jobs`` in flight; ``on_done(index,
-    outcome)`` is called on the main thread as each one ends (imported or not).
-    ``tick`` is called on every turn of the loop (progress lines, saving)."""
+    outcome)`` is called on the main thread as each one ends (imported or not),
+    after ``post_process(outcome)`` for an imported one. ``tick`` is called on
+    every turn of the loop (progress lines, saving)."""
     params = {**DEFAULT_PARAMS, **(params or {})}
     options = options or ImportOptions()
     outcomes: list[Outcome | None] = [None] * len(sources)
@@ -212,6 +224,13 @@ def run(
         manager.listeners.append(on_event)
     owners: dict[str, int] = {}  # job key -> the input of this run whose job it is
     sharing: dict[int, str] = {}  # input -> the key of the job it waits for (the same picture as another's)
+
+    def finish(index: int, outcome: Outcome) -> None:
+        _settle(outcome)
+        if post_process is not None and outcome.ok:
+            post_process(outcome)
+        on_done(index, outcome)
+
     try:
         while pending or active or sharing:
             while pending and len(active) < jobs:
@@ -224,7 +243,7 @@ def run(
                 if outcome.job is not None and _running(outcome.job.id):
                     active[outcome.job.id] = index
                 else:
-                    on_done(index, _settle(outcome))
+                    finish(index, outcome)
             manager.tick()
             for job_id, index in list(active.items()):
                 key = _own_key(job_id)
@@ -249,7 +268,7 @@ def run(
                 first = owners.get(_own_key(job_id) or "")
                 if first not in (None, index) and outcomes[first] is not None:
                     outcome.same_as = outcomes[first].image  # its model, on disk already, imported again
-                on_done(index, _settle(outcome))
+                finish(index, outcome)
             _answer_shared(sharing, owners, outcomes, active, on_done)
             tick()
             if active or sharing:

@@ -254,6 +254,7 @@ class TRIPO3D_PT_jobs_base(_SidebarPanel):
             col.operator("tripo3d.resume_job", text="Resume (no charge)", icon="FILE_REFRESH").job_id = job.id
         if job.objects and job.state == State.IMPORTED:
             col.operator("tripo3d.select_job", text="Select & Frame", icon="RESTRICT_SELECT_OFF").job_id = job.id
+            col.operator("tripo3d.export_job", text="Export...", icon="EXPORT").job_id = job.id
         if job.glb_path and os.path.exists(job.glb_path) and not running:
             col.operator("tripo3d.import_job", text="Import Again", icon="IMPORT").job_id = job.id
         if job.state in job_display.RETRYABLE and not running:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ...core.placement_options import ImportOptions
 from ...core.choices import ALIGNMENT_ITEMS, CUSTOM, ORIENTATION_ITEMS, SOURCE_ITEMS, TEXTURE_ITEMS
@@ -13,6 +13,10 @@ PLACEMENT_ITEMS = [
      "Beside the selected objects, else at a free spot near the 3D cursor, so nothing hides the model"),
     ("CURSOR", "At the 3D Cursor", "Exactly at the 3D cursor, even inside other objects"),
 ]
+TEXTURE_SIZE_ITEMS = [("0", "Keep", "Keep the textures as they came")] + [
+    (str(px), f"{px} px", f"Scale textures larger than {px} pixels down to {px}") for px in (4096, 2048, 1024, 512, 256)]
+EXPORT_FORMAT_ITEMS = [("glb", "glTF Binary (.glb)", ""), ("fbx", "FBX (.fbx)", ""), ("obj", "Wavefront (.obj)", ""),
+                       ("usd", "Universal Scene Description (.usd)", ""), ("stl", "STL (.stl)", "")]
 
 
 class TRIPO3D_PG_settings(bpy.types.PropertyGroup):
@@ -42,6 +46,19 @@ class TRIPO3D_PG_settings(bpy.types.PropertyGroup):
     size: FloatProperty(name="Size", default=1.0, min=0.001, unit="LENGTH")  # type: ignore[valid-type]
     collection: PointerProperty(name="Collection", type=bpy.types.Collection,  # type: ignore[valid-type]
                                 description="Parent collection for the models (empty: the scene's)")
+    optimise: BoolProperty(name="Optimise on Import", default=False,  # type: ignore[valid-type]
+                           description="Reduce each imported model with a Decimate modifier you can tweak, scale its "
+                                       "textures down and make levels of detail")
+    faces: IntProperty(name="Faces", default=5000, min=4, soft_max=200_000,  # type: ignore[valid-type]
+                       description="About this many triangles for the model (LOD0)")
+    texture_size: EnumProperty(name="Textures", items=TEXTURE_SIZE_ITEMS, default="0",  # type: ignore[valid-type]
+                               description="Largest texture edge")
+    lods: IntProperty(name="LODs", default=1, min=1, max=8,  # type: ignore[valid-type]
+                      description="Levels of detail NAME_LOD0.. at 100/50/25% of the faces, then halving (1: none)")
+    export_format: EnumProperty(name="Format", items=EXPORT_FORMAT_ITEMS, default="fbx",  # type: ignore[valid-type]
+                                description="The file format Export writes")
+    export_dir: StringProperty(name="Export Folder", subtype="DIR_PATH", default="//",  # type: ignore[valid-type]
+                               description="Where Export proposes to write (// is the .blend's folder)")
 
 
 # Plain functions, not methods: PyPI bpy 4.2 crashes at Python's exit (SIGSEGV)
@@ -63,7 +80,15 @@ def chosen_import_options(s: TRIPO3D_PG_settings) -> ImportOptions:
         normalize_size=s.size if s.normalize else 0.0,
         collection=s.collection.name if s.collection else "",
         placement=s.placement, frame_view=s.frame_view, mark_asset=s.mark_asset,
+        optimise=chosen_optimise(s),
     )
+
+
+def chosen_optimise(s: TRIPO3D_PG_settings) -> dict:
+    """The Optimise subpanel's choice, as ``ImportOptions.optimise`` keeps it."""
+    if not s.optimise:
+        return {}
+    return {"faces": s.faces, "texture_size": int(s.texture_size), "lods": s.lods}
 
 
 def panel_settings(context) -> TRIPO3D_PG_settings:

@@ -9,14 +9,14 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import job_list, operators, panels, thumbnails, properties, model_preview
+from . import job_list, operators, optimise_panel, panels, thumbnails, properties, model_preview
 from ..engine import pausing
 from ..engine.manager import manager
 from ..exp import decoding
 from ..windows import redraw
 
 #: In registration order (unregistered in reverse).
-MODULES = (properties, thumbnails, model_preview, job_list, operators, panels)
+MODULES = (properties, thumbnails, model_preview, job_list, operators, panels, optimise_panel)
 
 _cli_handle = None
 #: When the panel last redrew for time alone (running clocks, a message expiring).
