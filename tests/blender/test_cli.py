@@ -44,26 +44,29 @@ def blend_contents(path: str) -> dict:
 
 @pytest.mark.matrix
 def test_file_and_url_imported_saved_and_reported(sim, cli_env, image_files, tmp_path):
+    """A local PNG, a local JPEG and an image URL: each imported once, in its own collection, three submits."""
     url = sim.add_asset("remote/teapot.jpg", make_image("JPEG", size=(80, 120)), "image/jpeg")
     out, report = tmp_path / "o.blend", tmp_path / "r.json"
-    proc = run_cli(["--online-mode", image_files["png"], url, "--out", str(out), "--report", str(report),
+    proc = run_cli(["--online-mode", image_files["png"], image_files["jpg"], url, "--out", str(out), "--report", str(report),
                     "--poll-interval", "1"], cli_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     jobs = json.loads(report.read_text())["jobs"]
-    assert [j["image"] for j in jobs] == [image_files["png"], url]
+    assert [j["image"] for j in jobs] == [image_files["png"], image_files["jpg"], url]
     for job in jobs:
         assert set(job) == {"image", "request_id", "status", "glb", "objects", "error", "exports"}
         assert job["status"] == "COMPLETED" and job["error"] is None
         assert job["request_id"].startswith("tripo3d-v2-5-413_") and os.path.isfile(job["glb"])
         assert job["objects"]
     contents = blend_contents(str(out))
-    assert set(contents["collections"]) == {"picture_png", "teapot"}
+    assert set(contents["collections"]) == {os.path.splitext(os.path.basename(image_files["png"]))[0],
+                                           os.path.splitext(os.path.basename(image_files["jpg"]))[0], "teapot"}
     saved_objects = {n for names in contents["collections"].values() for n in names}
     assert saved_objects == {n for j in jobs for n in j["objects"]}
     assert {p.get("tripo3d_request_id") for p in contents["props"].values()} >= {j["request_id"] for j in jobs}
     assert SIM_KEY.encode() not in out.read_bytes()
-    assert sim.stats()["submits"] == 2
+    assert len(saved_objects) == sum(len(j["objects"]) for j in jobs)  # each model once
+    assert sim.stats()["submits"] == 3
 
 
 def test_rerun_resumes_without_paying_and_force_pays(sim, cli_env, image_files, tmp_path):
