@@ -16,11 +16,13 @@ def blender(user_res):
     bpy.context.preferences.system.use_online_access = False
 
 
-# The PyPI bpy 4.2 module crashes (SIGSEGV) when the process exits after an
-# add-on registered panels: its C++ static destructors free Python classes
-# after Python has shut down. The results are in by then, so on 4.2 the session
-# ends the process itself with pytest's exit status, after Python's own exit
-# handlers ran.
+# The PyPI bpy module does not always end cleanly once the results are in: on
+# 4.2 its C++ static destructors free Python classes after Python has shut down
+# (SIGSEGV after an add-on registered panels), and on 4.5 and later the
+# destructor of its global state can wait forever on a condition variable that
+# its own audio device's delayed-close thread (started by ``import bpy``, in
+# BKE_sound_init_once) still waits on. So the session ends the process itself
+# with pytest's exit status, after Python's own exit handlers ran.
 _EXIT_STATUS: list[int] = []
 
 
@@ -30,7 +32,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    if bpy.app.version[:2] == (4, 2) and _EXIT_STATUS:
+    if _EXIT_STATUS:
         import atexit
         import os
         import sys
