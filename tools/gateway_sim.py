@@ -261,6 +261,9 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # A real gateway's listen backlog is hundreds; socketserver's default of 5 drops
+    # connections when a batch opens dozens at once (a submit dropped looks paid).
+    request_queue_size = 512
     sim: "GatewaySimulator"
 
     def __init__(self, *args, **kwargs):
