@@ -58,16 +58,12 @@ def prepare_source(source: str) -> tuple[PreparedImage, str]:
     from ...core.images.decoder_client import prepare_local
     from .decoding import shared
 
-    source = (source or "").strip()
-    if not source:
-        raise BadImage("No image was given; pick an image, a file or a URL.")
-    if core_images.is_url(source):
-        return core_images.prepare(source), ""
-    path = bpy.path.abspath(source) if source.startswith("//") else source
-    image = bpy.data.images.get(source)
-    if image is not None and not os.path.exists(path):
-        return prepare_datablock(image)
-    return prepare_local(path, shared())
+    label, prepared, note = picture_request(source)  # the same lookup as a job's start
+    if prepared is not None:
+        return prepared, note
+    if core_images.is_url(label):
+        return core_images.prepare(label), ""
+    return prepare_local(label, shared())
 
 
 def prepare_datablock(image: "bpy.types.Image", *, keep_metadata: bool = False) -> tuple[PreparedImage, str]:
