@@ -10,7 +10,9 @@ warm click: a first click on another picture loads the modules first, and
 module bodies run by an import are not counted. Counts, on the main thread:
 the add-on files entered by a call from another add-on file or from Blender
 (the path), how often each is entered ("re-entered" = more than once), and
-the calls between files ("hops")."""
+the calls between files ("hops"), the hops that go up the layers (from the core
+towards the UI: a callback), and the call path itself: the files on the stack
+when the worker starts (the rest were entered for a lookup and returned)."""
 
 from __future__ import annotations
 
@@ -80,8 +82,11 @@ def main() -> int:
 
     real_start = threading.Thread.start
 
+    path_at_start: list[str] = []
+
     def start(self):  # the worker's start ends the trace; the thread never runs
         done[0] = True
+        path_at_start.extend(dict.fromkeys(name for name in stack if name))
         sys.setprofile(None)
 
     threading.Thread.start = start
@@ -103,12 +108,26 @@ def main() -> int:
           f"({', '.join(f'{os.path.basename(f)} x{n}' for f, n in again.items()) or 'none'})")
     for f in files:
         print("  ", f)
+    upward = [(a, b) for a, b, _fn in hops if a != "(button)" and _layer(b) > _layer(a)]
+    print(f"hops up the layers: {len(upward)}" + "".join(f"\n   {a} -> {b}" for a, b in upward))
+    print(f"call path at the worker's start: {len(path_at_start)} files: {' -> '.join(path_at_start)}")
     if args.all:
         for caller, callee, fn in hops:
             print(f"   {caller} -> {callee}:{fn}")
     manager.threads.clear()  # the worker never started: nothing to join
     tripo_addon.unregister()
     return 0 if done[0] else 1
+
+
+#: Layers from the bottom: the core, the bpy layer's shared leaves, import and
+#: export, the engine, the UI and the command line (as the import contracts order them).
+_LAYERS = (("tripo_addon/core/", 0), ("tripo_addon/blender/imp/", 2), ("tripo_addon/blender/exp/", 2),
+           ("tripo_addon/blender/engine/", 3), ("tripo_addon/blender/ui/", 4), ("tripo_addon/blender/cli/", 4),
+           ("tripo_addon/blender/", 1))
+
+
+def _layer(name: str) -> int:
+    return next((rank for prefix, rank in _LAYERS if name.startswith(prefix)), 5)
 
 
 if __name__ == "__main__":

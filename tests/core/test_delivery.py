@@ -11,15 +11,13 @@ import pytest
 import requests
 
 from tripo_addon.core import errors as E
+from tripo_addon.core.storage.config import INLINE, S3, parse_upload_option, upload_choice
 from tripo_addon.core.storage.delivery import (
-    INLINE,
-    S3,
     URL,
     Delivery,
     choose_route,
     deliver,
     object_due_for_deletion,
-    parse_upload_option,
     sweep,
 )
 from tripo_addon.core.images import prepare
@@ -60,6 +58,18 @@ def new_job(journal, prepared, params) -> Job:
     job = Job(source=prepared.source, params=params, content_hash=prepared.content_hash)
     journal.save(job)
     return job
+
+
+def test_the_upload_choice_keeps_a_bucket_that_cannot_work_for_the_job_that_needs_it():
+    keys = {"AWS_ACCESS_KEY_ID": "K", "AWS_SECRET_ACCESS_KEY": "S"}
+    assert upload_choice("inline", {"bucket": "s3://b-c-d"}, {}, prefer_env=False) == (INLINE, None, None)
+    assert upload_choice("", {}, keys, prefer_env=True) == ("auto", None, None)
+    route, config, error = upload_choice("s3://b-c-d/in", {}, keys, prefer_env=True)
+    assert (route, config.bucket, config.prefix, error) == (S3, "b-c-d", "in", None)
+    route, config, error = upload_choice("auto", {"bucket": "b-c-d"}, {"AWS_ACCESS_KEY_ID": "K"}, prefer_env=False)
+    assert (route, config) == ("auto", None) and "lack the secret access key" in error.message
+    with pytest.raises(E.StorageConfigError, match="--upload must be"):
+        upload_choice("ftp://x", {}, keys, prefer_env=True)  # the caller's own option: said at once
 
 
 def test_routes_are_chosen_as_documented(prepared, bucket):

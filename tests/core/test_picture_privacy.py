@@ -16,7 +16,7 @@ from image_samples import SECRETS, private_jpeg
 from tripo_addon.core.engine.intake import StartRequest, take_in
 from tripo_addon.core.engine.runner import advance
 from tripo_addon.core.jobs import State
-from tripo_addon.core.storage.delivery import S3
+from tripo_addon.core.storage.config import S3
 
 
 class Route:

@@ -68,31 +68,23 @@ class Settings:
 
     @cached_property
     def _bucket(self) -> tuple[str, StorageConfig | None, StorageError | None]:
-        # Parsed when a job or the panel first needs it: most redraws and
-        # every click on a URL never do.
-        from ..core.storage.config import storage_config_from
-        from ..core.storage.delivery import parse_upload_option
+        # Read when a job or the panel first needs it (for_a_job): redraws
+        # that show no bucket never load the bucket code.
+        from ..core.storage.config import upload_choice
 
-        route, bucket_spec = parse_upload_option(self.upload)
-        if route == "inline":
-            return route, None, None
-        try:
-            return route, storage_config_from(bucket_spec, self.bucket_fields, os.environ,
-                                              prefer_env=self.prefer_env), None
-        except StorageError as exc:  # kept for the job that needs the bucket, not raised at every redraw
-            return route, None, exc
+        return upload_choice(self.upload, self.bucket_fields, os.environ, prefer_env=self.prefer_env)
 
-    @property
+    @cached_property
     def upload_route(self) -> str:
         """How local images travel: "auto", "inline" or "s3"."""
         return self._bucket[0]
 
-    @property
+    @cached_property
     def storage(self) -> StorageConfig | None:
         """The user's bucket, or None when none is configured."""
         return self._bucket[1]
 
-    @property
+    @cached_property
     def storage_error(self) -> StorageError | None:
         """Why the configured bucket cannot be used (raised when a job needs it)."""
         return self._bucket[2]
@@ -163,6 +155,7 @@ def for_a_job(override: Settings | None = None) -> Settings:
         from ..core.errors import NoApiKey
 
         raise NoApiKey("No Pixazo API key is set; enter it in the add-on preferences or set PIXAZO_API_KEY.")
+    _ = settings.upload_route, settings.storage, settings.storage_error  # read once, here: the job's start uses them
     return settings
 
 

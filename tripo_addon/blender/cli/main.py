@@ -17,7 +17,8 @@ import bpy
 from ...core import errors as E
 from ...core.fsutil import os_error_reason
 from ...core.net.gateway import RetryPolicy
-from ...core.storage.delivery import S3, describe
+from ...core.storage.config import S3
+from ...core.storage.delivery import describe
 from ...core.images import is_url
 from ...core.inputs import expand as expand_inputs
 from ...core.inputs import parse_shard, take_shard

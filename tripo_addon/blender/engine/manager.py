@@ -168,7 +168,8 @@ class JobManager(Landing, Placeholders):
     def _spawn(self, job: Job, delivery: Delivery | None, request: StartRequest | None = None,
                settings: settings_mod.Settings | None = None) -> None:
         settings = settings or self.settings()
-        pausing.sync_flag()  # the worker reads only the flag, never bpy
+        # The workers' online flag is current already: every way here made it so (a new job's
+        # settings.for_a_job, Resume's ensure_online, the tick's pausing.watch, recovery).
         stop = threading.Event()
         if self.limiter is None:
             self.limiter = SharedLimiter(settings.max_concurrent)

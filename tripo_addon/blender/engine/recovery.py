@@ -9,6 +9,7 @@ from ...core import session
 from ...core.jobs import NOT_SENT, READY_TO_IMPORT, REMOTE_ACTIVE, Job, State
 from ...core.journal.locks import JobLock
 from ..user_data import journal
+from . import pausing
 
 
 def recover(manager, resume: bool | None = None) -> bool:
@@ -17,7 +18,8 @@ def recover(manager, resume: bool | None = None) -> bool:
     so by default this only lists them. Returns whether it resumed jobs."""
     if resume is None:
         resume = not bpy.app.background
-    online = bpy.app.online_access
+    # Resuming: the flag the resumed workers read is made current before they start.
+    online = pausing.sync_flag() if resume else bpy.app.online_access
     jobs = journal().at_start()
     # Read only when there is a job: reading the settings loads the bucket code.
     have_key = bool(jobs) and bool(manager.settings().api_key)

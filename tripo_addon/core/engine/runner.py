@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import errors as E
 from ..fsutil import save_failure
-from ..storage.delivery import S3, Delivery, InlineRefused, deliver, release
+from ..storage.config import S3
+from ..storage.delivery import Delivery, InlineRefused, deliver, release
 from ..jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from ..journal.store import Journal
 from ..storage.config import StorageConfig

@@ -1,7 +1,9 @@
 """Which bucket local images go to (:class:`StorageConfig`), from the add-on
 preferences and the environment variables every S3 tool reads.
 
-:func:`storage_config_from` builds it. Pure Python, no network.
+:func:`upload_choice` reads the whole choice (the route asked for, the bucket,
+why it cannot work); :func:`storage_config_from` builds the bucket. Pure
+Python, no network.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from urllib.parse import quote, urlsplit
 
 from .. import errors as E
 from ..net.urls import check_url, shorten
+
+#: The routes a user can ask for (core.storage.delivery adds "url", taken by an http(s) picture).
+AUTO, INLINE, S3 = "auto", "inline", "s3"
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_URL_LIFETIME = 3600
@@ -111,6 +116,34 @@ def parse_bucket_spec(spec: str) -> tuple[str, str]:
     if not bucket:
         raise E.StorageConfigError(f"{text!r} names no bucket: write it as s3://BUCKET or s3://BUCKET/PREFIX.")
     return check_bucket_name(bucket), _clean_prefix(prefix)
+
+
+def parse_upload_option(value: str | None) -> tuple[str, str]:
+    """``auto`` | ``inline`` | ``s3://BUCKET/PREFIX`` -> (route, bucket spec)."""
+    value = (value or "").strip() or AUTO
+    if value.lower() in (AUTO, INLINE):
+        return value.lower(), ""
+    if value.lower().startswith("s3://"):
+        parse_bucket_spec(value)  # raises a clear StorageConfigError when malformed
+        return S3, value
+    raise E.StorageConfigError(
+        f"--upload must be auto, inline or s3://BUCKET/PREFIX, not {value[:60]!r}."
+    )
+
+
+def upload_choice(upload: str | None, prefs: Mapping, env: Mapping, *,
+                  prefer_env: bool) -> tuple[str, StorageConfig | None, E.StorageError | None]:
+    """How local pictures travel, as asked: (route, bucket or None, why that
+    bucket cannot work or None). A bucket that cannot work is returned, not
+    raised: only a job whose picture needs it fails with the sentence. A
+    malformed ``upload`` raises (it is the caller's own option)."""
+    route, bucket_spec = parse_upload_option(upload)
+    if route == INLINE:
+        return route, None, None
+    try:
+        return route, storage_config_from(bucket_spec, prefs, env, prefer_env=prefer_env), None
+    except E.StorageError as exc:
+        return route, None, exc
 
 
 def storage_config_from(bucket_spec: str, prefs: Mapping, env: Mapping, *, prefer_env: bool) -> StorageConfig | None:

@@ -28,12 +28,13 @@ from .. import errors as E
 from ..images import PreparedImage
 from ..jobs import Job, State, keeps_an_upload
 from ..journal.store import Journal
-from .config import StorageConfig, parse_bucket_spec
+from .config import INLINE, S3, StorageConfig
 
 if TYPE_CHECKING:  # the client (and requests) load when a job first needs them
     from .client import S3Storage
 
-AUTO, INLINE, S3, URL = "auto", "inline", "s3", "url"
+#: The route of an http(s) picture, sent as it is (the others are the ones a user asks for: .config).
+URL = "url"
 
 #: A reused upload must stay readable at least this long after the submit,
 #: so the gateway has time to fetch it.
@@ -50,19 +51,6 @@ INLINE_REFUSED = (
     "with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or give a public image URL. See the README's "
     "'Your own bucket'."
 )
-
-
-def parse_upload_option(value: str | None) -> tuple[str, str]:
-    """``auto`` | ``inline`` | ``s3://BUCKET/PREFIX`` -> (route, bucket spec)."""
-    value = (value or "").strip() or AUTO
-    if value.lower() in (AUTO, INLINE):
-        return value.lower(), ""
-    if value.lower().startswith("s3://"):
-        parse_bucket_spec(value)  # raises a clear StorageConfigError when malformed
-        return S3, value
-    raise E.StorageConfigError(
-        f"--upload must be auto, inline or s3://BUCKET/PREFIX, not {value[:60]!r}."
-    )
 
 
 def choose_route(requested: str, prepared: PreparedImage | None, storage: StorageConfig | None) -> str:
