@@ -184,7 +184,8 @@ def _relief_mesh(img: Image.Image, grid: int = GRID) -> _MeshBuilder:
 
 
 def _texture_png(img: Image.Image, texture_size: int, noise: bool) -> bytes:
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    # A transparent colour (tRNS) of any mode, not only a palette's, makes an alpha channel.
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         rgb = Image.alpha_composite(bg, rgba).convert("RGB")
