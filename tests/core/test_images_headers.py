@@ -264,3 +264,16 @@ def test_missing_empty_and_not_an_image(tmp_path):
     (tmp_path / "notes.png").write_text("hello")
     with pytest.raises(BadImage, match="notes.png is not a PNG, JPEG or WebP image, nor another image Blender"):
         check_header(str(tmp_path / "notes.png"))
+
+
+@pytest.mark.parametrize("fmt, ext, kind", [("TIFF", "tif", "TIFF"), ("PNG", "png", "PNG"), ("JPEG", "jpg", "JPEG")])
+def test_a_picture_cut_short_is_called_damaged_not_something_else(tmp_path, fmt, ext, kind):
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (40, 90, 160)).save(out, format=fmt, **({"compression": "tiff_lzw"} if fmt == "TIFF"
+                                                                        else {}))
+    whole = out.getvalue()
+    cut = tmp_path / f"cut.{ext}"
+    # TIFF keeps its header (IFD) at the end: the first half lacks it. The others: their first 12 bytes.
+    cut.write_bytes(whole[: len(whole) // 2] if fmt == "TIFF" else whole[:12])
+    with pytest.raises(BadImage, match=f"cut.{ext} cannot be read: it looks like a {kind} file, but its header is damaged or cut short"):
+        check_header(str(cut))

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from ..errors import BadImage, TripoError
 from .fitting import MAX_EDGE_PX, MAX_INLINE_BYTES, plan
-from .headers import ImageInfo, check_header, sniff
+from .headers import ImageInfo, check_header, not_an_image, sniff
 from .metadata import strip
 from .prepared import PreparedImage, is_url, prepare
 
@@ -211,8 +211,7 @@ def _unreadable(path: str, name: str) -> BadImage:
     if info is not None:
         return BadImage(f"{name} cannot be read: Blender could not decode this {info.format.replace('_', ' ')} "
                         "file (damaged, cut short, or a kind its reader lacks); convert it to PNG and try again.")
-    return BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
-                    "convert it to PNG or JPEG and try again.")
+    return not_an_image(name, head)
 
 
 def prepare_local(source: str, decoder: DecoderClient | None, *,

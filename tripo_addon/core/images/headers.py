@@ -91,7 +91,7 @@ def sniff(data: bytes, name: str = "") -> ImageInfo | None:
 def sniff_with(read: Read, name: str = "") -> ImageInfo | None:
     """:func:`sniff` reading through ``read(offset, size)``."""
     head = read(0, 128)
-    for test, parse in _PARSERS:
+    for _kind, test, parse in _PARSERS:
         if test(head):
             try:
                 info = parse(read, head)
@@ -101,6 +101,23 @@ def sniff_with(read: Read, name: str = "") -> ImageInfo | None:
     if name.lower().endswith(TGA_EXTENSIONS):
         return _tga(head)
     return None
+
+
+def signature(head: bytes) -> str | None:
+    """The kind of image the first bytes say a file is ("TIFF", "PNG", ...), whether or not the rest
+    of its header can be read; None when they name no kind we know."""
+    return next((kind for kind, test, _parse in _PARSERS if test(head)), None)
+
+
+def not_an_image(name: str, head: bytes) -> BadImage:
+    """The sentence for a file whose header could not be read: a damaged file of a kind its first
+    bytes name, or no image at all."""
+    kind = signature(head)
+    if kind is not None:
+        return BadImage(f"{name} cannot be read: it looks like a {kind} file, but its header is damaged or cut "
+                        "short (an interrupted copy or download?); save or copy it again.")
+    return BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
+                    "convert it to PNG or JPEG and try again.")
 
 
 def pixel_limit() -> int:
@@ -135,12 +152,12 @@ def check_header(path: str, *, max_pixels: int | None = None, max_bytes: int = M
                        "may have; save it smaller and try again.")
     try:
         with open(path, "rb", buffering=0) as f:  # unbuffered: no read-ahead past what is asked
-            info = sniff_with(_FileReader(f), name)
+            reader = _FileReader(f)
+            info = sniff_with(reader, name)
     except OSError as exc:
         raise BadImage(f"Could not read the image file {name} ({exc.strerror}); check its permissions.") from None
     if info is None:
-        raise BadImage(f"{name} is not a PNG, JPEG or WebP image, nor another image Blender can read; "
-                       "convert it to PNG or JPEG and try again.")
+        raise not_an_image(name, reader.head)
     if info.pixels > limit:
         raise BadImage(f"{name} declares {info.width}x{info.height} pixels, over the limit of {limit:,} "
                        "pixels (TRIPO3D_MAX_PIXELS); scale it down and try again.")
@@ -363,19 +380,20 @@ def _psd(read: Read, head: bytes) -> ImageInfo:
     return ImageInfo("PSD", w, h, bits=channels * depth, channels=channels, alpha=channels in (2, 4, 5))
 
 
+#: (the kind the first bytes name, the test of those bytes, the parser of the header).
 _PARSERS = (
-    (lambda h: h[:8] == b"\x89PNG\r\n\x1a\n", _png),
-    (lambda h: h[:3] == b"\xff\xd8\xff", _jpeg),
-    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", _webp),
-    (lambda h: h[:2] == b"BM" and len(h) >= 26, _bmp),
-    (lambda h: h[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), _tiff),
-    (lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _gif),
-    (lambda h: h[:4] == b"DDS " and len(h) >= 20, _dds),
-    (lambda h: h[:4] == b"\x76\x2f\x31\x01", _exr),
-    (lambda h: h[:10] == b"#?RADIANCE" or h[:6] == b"#?RGBE", _hdr),
-    (lambda h: h[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or h[:4] == b"\xff\x4f\xff\x51", _jp2),
-    (lambda h: h[:2] == b"\x01\xda", _iris),
-    (lambda h: h[:4] in (b"\x80\x2a\x5f\xd7", b"\xd7\x5f\x2a\x80"), _cineon),
-    (lambda h: h[:4] in (b"SDPX", b"XPDS"), _dpx),
-    (lambda h: h[:4] == b"8BPS", _psd),
+    ("PNG", lambda h: h[:8] == b"\x89PNG\r\n\x1a\n", _png),
+    ("JPEG", lambda h: h[:3] == b"\xff\xd8\xff", _jpeg),
+    ("WebP", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", _webp),
+    ("BMP", lambda h: h[:2] == b"BM" and len(h) >= 26, _bmp),
+    ("TIFF", lambda h: h[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), _tiff),
+    ("GIF", lambda h: h[:6] in (b"GIF87a", b"GIF89a"), _gif),
+    ("DDS", lambda h: h[:4] == b"DDS " and len(h) >= 20, _dds),
+    ("OpenEXR", lambda h: h[:4] == b"\x76\x2f\x31\x01", _exr),
+    ("Radiance HDR", lambda h: h[:10] == b"#?RADIANCE" or h[:6] == b"#?RGBE", _hdr),
+    ("JPEG 2000", lambda h: h[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or h[:4] == b"\xff\x4f\xff\x51", _jp2),
+    ("Iris", lambda h: h[:2] == b"\x01\xda", _iris),
+    ("Cineon", lambda h: h[:4] in (b"\x80\x2a\x5f\xd7", b"\xd7\x5f\x2a\x80"), _cineon),
+    ("DPX", lambda h: h[:4] in (b"SDPX", b"XPDS"), _dpx),
+    ("Photoshop", lambda h: h[:4] == b"8BPS", _psd),
 )
