@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import errors as E
 from ..fsutil import save_failure
-from ..storage.config import S3
 from ..storage.delivery import Delivery, InlineRefused, deliver, release
 from ..jobs import NOT_SENT, SERVER_TO_STATE, Job, State
 from ..journal.store import Journal
-from ..storage.config import StorageConfig
+from ..storage.config import S3, StorageConfig
 
 if TYPE_CHECKING:  # requests loads with the first client, not with this module
     from ..net.gateway import GatewayClient
