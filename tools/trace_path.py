@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+from typing import Callable
 
 
 def main() -> int:
@@ -119,15 +120,27 @@ def main() -> int:
     return 0 if done[0] else 1
 
 
-#: Layers from the bottom: the core, the bpy layer's shared leaves, import and
-#: export, the engine, the UI and the command line (as the import contracts order them).
-_LAYERS = (("tripo_addon/core/", 0), ("tripo_addon/blender/imp/", 2), ("tripo_addon/blender/exp/", 2),
-           ("tripo_addon/blender/engine/", 3), ("tripo_addon/blender/ui/", 4), ("tripo_addon/blender/cli/", 4),
-           ("tripo_addon/blender/", 1))
+def _layer_of() -> Callable[[str], int]:
+    """What ranks a file by the layers contract of .importlinter (0: the bottom layer; a module
+    the contract does not name: above them all), read from it so the trace and lint-imports agree."""
+    import configparser
+    import re
+
+    config = configparser.ConfigParser(inline_comment_prefixes=None)
+    config.read(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".importlinter"))
+    lines = [line.strip() for line in config["importlinter:contract:layers"]["layers"].splitlines()]
+    layers = [re.split(r"[|:]", line) for line in lines if line and not line.startswith("#")]
+    ranks = {module.strip(): rank for rank, layer in enumerate(reversed(layers)) for module in layer}
+
+    def layer(name: str) -> int:
+        module = name[:-3].replace(os.sep, ".").replace("/", ".").removesuffix(".__init__")
+        matches = [m for m in ranks if module == m or module.startswith(m + ".")]
+        return ranks[max(matches, key=len)] if matches else len(layers)
+
+    return layer
 
 
-def _layer(name: str) -> int:
-    return next((rank for prefix, rank in _LAYERS if name.startswith(prefix)), 5)
+_layer = _layer_of()
 
 
 if __name__ == "__main__":
